@@ -1,0 +1,172 @@
+/** The one encoder of lifeline frames. Pure: returns byte chunks, writes nowhere. */
+import { writeU16, writeU32, writeU64, concatBytes } from "../bytes.js";
+import {
+  CHANNEL_ENTRY_SIZE,
+  FRAME_HEADER_SIZE,
+  MAGIC,
+  MAX_AUTH_DATA,
+  MAX_CLOSE_REASON,
+  MAX_DATA_PER_FRAME,
+  PREAMBLE_SIZE,
+} from "../constants.js";
+import { LifelineError } from "../errors.js";
+import { encodeUtf8 } from "../text.js";
+import { FrameType, TARGET_NAME_PATTERN, type ChannelTable, type Frame } from "./types.js";
+
+export function encodePreamble(version: number): Uint8Array {
+  const out = new Uint8Array(PREAMBLE_SIZE);
+  out.set(MAGIC, 0);
+  writeU16(out, MAGIC.length, version);
+  return out;
+}
+
+/**
+ * Encodes a frame as one or two chunks. A DATA frame's stream bytes are returned by reference as
+ * the second chunk, never copied, so a transport can write both with one vectored write.
+ */
+export function encodeFrame(frame: Frame): Uint8Array[] {
+  switch (frame.kind) {
+    case "data": {
+      const n = frame.data.length;
+      if (n === 0 || n > MAX_DATA_PER_FRAME)
+        throw invalid(`DATA carries 1..${MAX_DATA_PER_FRAME} bytes, not ${n}`);
+      const head = header(FrameType.Data, frame.channel, 8 + n, 8);
+      writeU64(head, FRAME_HEADER_SIZE, frame.offset);
+      return [head, frame.data];
+    }
+    case "ack": {
+      const out = header(FrameType.Ack, frame.channel, 16);
+      writeU64(out, FRAME_HEADER_SIZE, frame.received);
+      writeU64(out, FRAME_HEADER_SIZE + 8, frame.windowLimit);
+      return [out];
+    }
+    case "eof": {
+      const out = header(FrameType.Eof, frame.channel, 8);
+      writeU64(out, FRAME_HEADER_SIZE, frame.offset);
+      return [out];
+    }
+    case "reset": {
+      const out = header(FrameType.Reset, frame.channel, 2);
+      writeU16(out, FRAME_HEADER_SIZE, frame.code);
+      return [out];
+    }
+    case "open": {
+      if (!TARGET_NAME_PATTERN.test(frame.target))
+        throw invalid(`bad target name ${JSON.stringify(frame.target)}`);
+      const out = header(FrameType.Open, frame.channel, 1 + frame.target.length);
+      out[FRAME_HEADER_SIZE] = frame.target.length;
+      for (let i = 0; i < frame.target.length; i++)
+        out[FRAME_HEADER_SIZE + 1 + i] = frame.target.charCodeAt(i);
+      return [out];
+    }
+    case "opened":
+      return [header(FrameType.Opened, frame.channel, 0)];
+    case "ping":
+    case "pong": {
+      const out = header(frame.kind === "ping" ? FrameType.Ping : FrameType.Pong, 0, 8);
+      writeU64(out, FRAME_HEADER_SIZE, frame.timestamp);
+      return [out];
+    }
+    case "goaway": {
+      const out = header(FrameType.GoAway, 0, 2);
+      writeU16(out, FRAME_HEADER_SIZE, frame.code);
+      return [out];
+    }
+    case "close": {
+      const reason = encodeUtf8(frame.reason).subarray(0, MAX_CLOSE_REASON);
+      const out = header(FrameType.Close, 0, 2 + reason.length);
+      writeU16(out, FRAME_HEADER_SIZE, frame.code);
+      out.set(reason, FRAME_HEADER_SIZE + 2);
+      return [out];
+    }
+    case "hello": {
+      const n = frame.authData.length;
+      if (n > MAX_AUTH_DATA) throw invalid(`auth data is ${n} bytes, at most ${MAX_AUTH_DATA}`);
+      const out = header(FrameType.Hello, 0, 7 + n);
+      let at = FRAME_HEADER_SIZE;
+      writeU32(out, at, frame.receiveWindow);
+      out[at + 4] = frame.authMethod;
+      writeU16(out, at + 5, n);
+      at += 7;
+      out.set(frame.authData, at);
+      return [out];
+    }
+    case "welcome": {
+      const out = header(FrameType.Welcome, 0, 68);
+      let at = FRAME_HEADER_SIZE;
+      out.set(frame.sessionId, at);
+      out.set(frame.resumeSecret, at + 16);
+      at += 48;
+      for (const v of [
+        frame.sessionTimeoutMs,
+        frame.keepaliveIntervalMs,
+        frame.deadAfterMs,
+        frame.maxChannels,
+        frame.receiveWindow,
+      ]) {
+        writeU32(out, at, v);
+        at += 4;
+      }
+      return [out];
+    }
+    case "resume": {
+      const out = header(FrameType.Resume, 0, 48 + tableSize(frame));
+      out.set(frame.sessionId, FRAME_HEADER_SIZE);
+      out.set(frame.resumeSecret, FRAME_HEADER_SIZE + 16);
+      writeTable(out, FRAME_HEADER_SIZE + 48, frame);
+      return [out];
+    }
+    case "resumed": {
+      const out = header(FrameType.Resumed, 0, 32 + tableSize(frame));
+      out.set(frame.resumeSecret, FRAME_HEADER_SIZE);
+      writeTable(out, FRAME_HEADER_SIZE + 32, frame);
+      return [out];
+    }
+    default:
+      return assertNever(frame);
+  }
+}
+
+/** Encodes a frame into one contiguous buffer (tests, vectors, handshake frames). */
+export function encodeFrameBytes(frame: Frame): Uint8Array {
+  const parts = encodeFrame(frame);
+  return parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(parts);
+}
+
+function header(
+  type: number,
+  channel: number,
+  payloadLength: number,
+  allocatePayload = payloadLength,
+): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER_SIZE + allocatePayload);
+  out[0] = type;
+  writeU32(out, 1, channel);
+  writeU32(out, 5, payloadLength);
+  return out;
+}
+
+function tableSize(table: ChannelTable): number {
+  return 8 + CHANNEL_ENTRY_SIZE * table.channels.length;
+}
+
+function writeTable(out: Uint8Array, at: number, table: ChannelTable): void {
+  writeU32(out, at, table.highestChannel);
+  writeU32(out, at + 4, table.channels.length);
+  at += 8;
+  for (const c of table.channels) {
+    writeU32(out, at, c.channel);
+    writeU64(out, at + 4, c.received);
+    writeU64(out, at + 12, c.windowLimit);
+    out[at + 20] = c.opened ? 1 : 0;
+    at += CHANNEL_ENTRY_SIZE;
+  }
+}
+
+function invalid(message: string): LifelineError {
+  return new LifelineError("FRAME_MALFORMED", `cannot encode: ${message}`);
+}
+
+export function assertNever(value: never): never {
+  throw new LifelineError("INTERNAL_ERROR", `unhandled variant ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,158 @@
+/**
+ * The client end of a session: opens it with HELLO, resumes it with RESUME on every new link,
+ * and opens channels. Channels may be opened and written while no link is up; they go out when the
+ * session is established.
+ */
+import { PROTOCOL_VERSION } from "../constants.js";
+import { codeFromWire, LifelineError } from "../errors.js";
+import { FrameDecoder } from "../frame/decode.js";
+import { encodePreamble } from "../frame/encode.js";
+import { TARGET_NAME_PATTERN, type Frame, type ResumedFrame, type WelcomeFrame } from "../frame/types.js";
+import { Channel } from "../reliable/channel.js";
+import type { SessionEnv } from "./env.js";
+import { resolveLimits, type SessionLimits } from "./options.js";
+import { Session } from "./session.js";
+import { SessionState } from "./state.js";
+
+export interface ClientSessionOptions {
+  /** AuthMethod value and its data (for a bearer token, the token's UTF-8 bytes). */
+  authMethod: number;
+  authData: Uint8Array;
+  limits?: Partial<SessionLimits>;
+}
+
+export class ClientSession extends Session {
+  private sessionId: Uint8Array | undefined;
+  private resumeSecret: Uint8Array | undefined;
+  private goawayCode: number | undefined;
+  private welcome: WelcomeFrame | undefined;
+
+  constructor(
+    private readonly options: ClientSessionOptions,
+    env: SessionEnv,
+  ) {
+    super("client", resolveLimits(options.limits), env, SessionState.Idle);
+  }
+
+  /** Session parameters announced by the server, once established. */
+  get serverParams(): Readonly<WelcomeFrame> | undefined {
+    return this.welcome;
+  }
+
+  /** Milliseconds until a suspended session expires, or undefined when not suspended. */
+  expiresIn(): number | undefined {
+    if (this.state !== SessionState.Suspended && this.state !== SessionState.Resuming) return undefined;
+    if (!this.params) return undefined;
+    return Math.max(0, this.suspendedAt + this.params.sessionTimeoutMs - this.env.now());
+  }
+
+  /** A new transport is connected: sends HELLO or RESUME on it. Returns the link's number. */
+  linkUp(): number {
+    if (this.isClosed()) throw new LifelineError("INVALID_STATE", "the session is closed");
+    if (this.link)
+      throw new LifelineError("INVALID_STATE", "a link is already attached; report linkDown first");
+    const link = this.attachLink(new FrameDecoder({ expectPreamble: true }));
+    this.raw.push(encodePreamble(PROTOCOL_VERSION));
+    if (this.state === SessionState.Idle) {
+      this.transition(SessionState.Connecting);
+      this.control.push({
+        kind: "hello",
+        receiveWindow: this.limits.receiveWindow,
+        authMethod: this.options.authMethod,
+        authData: this.options.authData,
+      });
+    } else {
+      this.transition(SessionState.Resuming);
+      this.control.push({
+        kind: "resume",
+        sessionId: this.sessionId as Uint8Array,
+        resumeSecret: this.resumeSecret as Uint8Array,
+        ...this.channelTable(),
+      });
+    }
+    return link;
+  }
+
+  /** Opens a channel to the server-side target named `target`; returns its id. */
+  openChannel(target: string): number {
+    if (this.isClosed()) throw new LifelineError("INVALID_STATE", "the session is closed");
+    if (!TARGET_NAME_PATTERN.test(target)) {
+      throw new LifelineError(
+        "INVALID_ARGUMENT",
+        `target names use [A-Za-z0-9._-], 1-255 characters: ${JSON.stringify(target)}`,
+      );
+    }
+    if (this.goawayCode !== undefined)
+      throw new LifelineError("GOING_AWAY", "the server is shutting down this session");
+    if (this.params && this.liveChannelCount() >= this.params.maxChannels) {
+      throw new LifelineError(
+        "CHANNEL_LIMIT",
+        `the server allows ${this.params.maxChannels} channels per session`,
+      );
+    }
+    const ch = new Channel(++this.highestChannel, target, this.limits.receiveWindow, this.peerReceiveWindow);
+    this.addChannel(ch);
+    if (this.canSendChannelFrames()) this.control.push({ kind: "open", channel: ch.id, target });
+    return ch.id;
+  }
+
+  protected isHandshaking(): boolean {
+    return this.state === SessionState.Connecting || this.state === SessionState.Resuming;
+  }
+
+  protected onHandshakeFrame(frame: Frame): void {
+    if (frame.kind === "close") {
+      this.finish(codeFromWire(frame.code, "PROTOCOL_ERROR"), frame.code, frame.reason, true);
+    } else if (frame.kind === "welcome" && this.state === SessionState.Connecting) {
+      this.onWelcome(frame);
+    } else if (frame.kind === "resumed" && this.state === SessionState.Resuming) {
+      this.onResumed(frame);
+    } else {
+      throw new LifelineError("PROTOCOL_ERROR", `unexpected ${frame.kind.toUpperCase()} while ${this.state}`);
+    }
+  }
+
+  protected onOpen(): void {
+    throw new LifelineError("PROTOCOL_ERROR", "the server may not open channels");
+  }
+
+  protected onOpened(channel: number): void {
+    const ch = this.channelFor(channel);
+    if (ch && !ch.opened) this.markOpened(ch);
+  }
+
+  protected onGoAway(code: number): void {
+    this.goawayCode = code;
+    this.emit({ type: "goaway", code: codeFromWire(code, "GOING_AWAY") });
+  }
+
+  private onWelcome(frame: WelcomeFrame): void {
+    this.welcome = frame;
+    this.sessionId = frame.sessionId;
+    this.resumeSecret = frame.resumeSecret;
+    this.params = {
+      sessionTimeoutMs: frame.sessionTimeoutMs,
+      keepaliveIntervalMs: frame.keepaliveIntervalMs,
+      deadAfterMs: frame.deadAfterMs,
+      maxChannels: frame.maxChannels,
+    };
+    this.peerReceiveWindow = frame.receiveWindow;
+    this.transition(SessionState.Established);
+    this.emit({ type: "established", sessionId: frame.sessionId });
+    for (const ch of this.channels.values()) {
+      ch.peerWindowLimit = Math.max(ch.peerWindowLimit, frame.receiveWindow);
+      this.control.push({ kind: "open", channel: ch.id, target: ch.target });
+      this.markReady(ch);
+    }
+  }
+
+  private onResumed(frame: ResumedFrame): void {
+    this.resumeSecret = frame.resumeSecret;
+    this.transition(SessionState.Established);
+    // The first frame on the new link proves to the server that the new secret arrived.
+    const now = this.env.now();
+    this.control.push({ kind: "ping", timestamp: now });
+    const replayedBytes = this.reconcile(frame);
+    this.emit({ type: "resumed", outageMs: now - this.suspendedAt, replayedBytes });
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The server end of a session: born from an accepted HELLO, continued by RESUME on new links.
+ * It never opens channels; it answers OPEN requests once the I/O layer has connected (or failed to
+ * connect) the named target. Authentication and target lookup are the I/O layer's decisions.
+ */
+import { constantTimeEqual } from "../bytes.js";
+import { RESUME_SECRET_SIZE, SESSION_ID_SIZE } from "../constants.js";
+import { LifelineError, WIRE_CODES, type ErrorCode } from "../errors.js";
+import type { FrameDecoder } from "../frame/decode.js";
+import type { Frame, HelloFrame, ResumeFrame } from "../frame/types.js";
+import { Channel } from "../reliable/channel.js";
+import type { SessionEnv } from "./env.js";
+import { resolveLimits, resolveServerParams, type ServerParams, type SessionLimits } from "./options.js";
+import { Session } from "./session.js";
+import { SessionState } from "./state.js";
+
+export interface ServerSessionOptions {
+  params?: Partial<ServerParams>;
+  limits?: Partial<SessionLimits>;
+}
+
+export class ServerSession extends Session {
+  readonly sessionId: Uint8Array;
+  private secret: Uint8Array;
+  /** The secret before the last rotation, valid until the client shows it has the new one. */
+  private previousSecret: Uint8Array | undefined;
+  private draining = false;
+
+  /** Creates the session for an authenticated HELLO; its WELCOME is queued on `decoder`'s link. */
+  constructor(hello: HelloFrame, decoder: FrameDecoder, options: ServerSessionOptions, env: SessionEnv) {
+    super("server", resolveLimits(options.limits), env, SessionState.Established);
+    const params = resolveServerParams(options.params);
+    this.params = params;
+    this.peerReceiveWindow = hello.receiveWindow;
+    this.sessionId = env.randomBytes(SESSION_ID_SIZE);
+    this.secret = env.randomBytes(RESUME_SECRET_SIZE);
+    this.attachLink(decoder);
+    this.control.push({
+      kind: "welcome",
+      sessionId: this.sessionId,
+      resumeSecret: this.secret,
+      ...params,
+      receiveWindow: this.limits.receiveWindow,
+    });
+    this.emit({ type: "established", sessionId: this.sessionId });
+  }
+
+  /** Whether `frame` may resume this session; checked before anything about the session changes. */
+  checkResume(frame: ResumeFrame): ErrorCode | undefined {
+    if (this.isClosed()) return "SESSION_EXPIRED";
+    const ok =
+      constantTimeEqual(frame.resumeSecret, this.secret) ||
+      (this.previousSecret !== undefined && constantTimeEqual(frame.resumeSecret, this.previousSecret));
+    return ok ? undefined : "BAD_SECRET";
+  }
+
+  /**
+   * Moves the session onto a new link after `checkResume` passed. A link still attached is
+   * replaced (the client saw it die first). Returns the new link's number.
+   */
+  resume(frame: ResumeFrame, decoder: FrameDecoder): number {
+    const refusal = this.checkResume(frame);
+    if (refusal) throw new LifelineError(refusal, "resume refused");
+    if (this.link) this.dropLink("replaced");
+    const outageMs = this.env.now() - this.suspendedAt;
+    const link = this.attachLink(decoder);
+    this.previousSecret = this.secret;
+    this.secret = this.env.randomBytes(RESUME_SECRET_SIZE);
+    this.transition(SessionState.Established);
+    this.control.push({ kind: "resumed", resumeSecret: this.secret, ...this.channelTable() });
+    if (this.draining) this.control.push({ kind: "goaway", code: WIRE_CODES.GOING_AWAY });
+    const replayedBytes = this.reconcile(frame);
+    this.emit({ type: "resumed", outageMs, replayedBytes });
+    return link;
+  }
+
+  /** The target for `channel` is connected: tell the client. */
+  acceptChannel(channel: number): void {
+    const ch = this.channels.get(channel);
+    if (!ch || ch.isReset || ch.opened) return;
+    ch.opened = true;
+    if (this.canSendChannelFrames()) this.control.push({ kind: "opened", channel });
+  }
+
+  /** Stops accepting channels (shutdown); existing channels continue until closed. */
+  goAway(): void {
+    if (this.draining || this.isClosed()) return;
+    this.draining = true;
+    if (this.canSendChannelFrames()) this.control.push({ kind: "goaway", code: WIRE_CODES.GOING_AWAY });
+  }
+
+  protected isHandshaking(): boolean {
+    return false;
+  }
+
+  protected onHandshakeFrame(frame: Frame): void {
+    throw new LifelineError("INTERNAL_ERROR", `${frame.kind} arrived on a suspended server session`);
+  }
+
+  protected override onEstablishedFrame(): void {
+    this.previousSecret = undefined;
+  }
+
+  protected onOpen(channel: number, target: string): void {
+    if (channel <= this.highestChannel) {
+      throw new LifelineError(
+        "PROTOCOL_ERROR",
+        `OPEN for channel ${channel}, but ids must increase (last was ${this.highestChannel})`,
+      );
+    }
+    this.highestChannel = channel;
+    const ch = new Channel(channel, target, this.limits.receiveWindow, this.peerReceiveWindow);
+    this.addChannel(ch);
+    const params = this.params as ServerParams;
+    if (this.draining) this.reset(channel, "GOING_AWAY");
+    else if (this.liveChannelCount() > params.maxChannels) this.reset(channel, "CHANNEL_LIMIT");
+    else this.emit({ type: "open-request", channel, target });
+  }
+
+  protected onOpened(): void {
+    throw new LifelineError("PROTOCOL_ERROR", "a client may not send OPENED");
+  }
+
+  protected onGoAway(): void {
+    throw new LifelineError("PROTOCOL_ERROR", "a client may not send GOAWAY");
+  }
+}

@@ -1,0 +1,583 @@
+/**
+ * What both ends of a session share: channels, the reliable data path, acknowledgement, keepalive,
+ * expiry and resume reconciliation. Sans-I/O: the I/O layer feeds bytes and time in, and takes
+ * bytes to transmit (`pollTransmit`), events (`takeEvents`) and the next deadline out.
+ */
+import { encodeFrame } from "../frame/encode.js";
+import { assertNever } from "../frame/encode.js";
+import type { FrameDecoder } from "../frame/decode.js";
+import type { ChannelTable, Frame } from "../frame/types.js";
+import { codeFromWire, isLifelineError, LifelineError, WIRE_CODES, type ErrorCode } from "../errors.js";
+import { Channel } from "../reliable/channel.js";
+import type { SessionEnv } from "./env.js";
+import type { SessionEvent, SuspendReason } from "./events.js";
+import type { ServerParams, SessionLimits } from "./options.js";
+import { assertTransition, SessionState } from "./state.js";
+
+/** Bytes of frames `pollTransmit` returns per call by default: enough for throughput, small enough to interleave. */
+export const DEFAULT_TRANSMIT_QUANTUM = 256 * 1024;
+
+interface Link {
+  id: number;
+  decoder: FrameDecoder;
+  upAt: number;
+  lastReceivedAt: number;
+  lastPingAt: number;
+}
+
+export abstract class Session {
+  protected readonly channels = new Map<number, Channel>();
+  /** Client: highest channel id allocated. Server: highest channel id OPEN was received for. */
+  protected highestChannel = 0;
+  /** Set once known (server: from the start; client: from WELCOME). */
+  protected params: ServerParams | undefined;
+  /** The peer's initial per-channel receive window. */
+  protected peerReceiveWindow = 0;
+  protected link: Link | undefined;
+  /** Raw bytes (preambles) and frames for the current link, sent before any channel data. */
+  protected raw: Uint8Array[] = [];
+  protected control: Frame[] = [];
+  protected suspendedAt = 0;
+
+  private current: SessionState;
+  private events: SessionEvent[] = [];
+  private linkSeq = 0;
+  private bufferedBytes = 0;
+  private pendingPong: number | undefined;
+  /** Channels with frames to send; Set order gives round-robin fairness. */
+  private readonly ready = new Set<Channel>();
+  private readonly blocked = new Set<Channel>();
+  private readonly ackNow = new Set<Channel>();
+  private readonly ackLater = new Set<Channel>();
+  private ackDeadline = Infinity;
+
+  protected constructor(
+    protected readonly role: "client" | "server",
+    protected readonly limits: SessionLimits,
+    protected readonly env: SessionEnv,
+    initial: SessionState,
+  ) {
+    this.current = initial;
+  }
+
+  get state(): SessionState {
+    return this.current;
+  }
+
+  /** Bytes held for replay across all channels. Never exceeds `limits.sendBudget`. */
+  get bufferedTotal(): number {
+    return this.bufferedBytes;
+  }
+
+  /** Number of the link currently attached, if any. */
+  get currentLink(): number | undefined {
+    return this.link?.id;
+  }
+
+  isClosed(): boolean {
+    return this.current === SessionState.Closed;
+  }
+
+  channelIds(): number[] {
+    return [...this.channels.keys()];
+  }
+
+  /** Bytes buffered for replay on one channel. */
+  channelBuffered(channel: number): number {
+    return this.channels.get(channel)?.out.buffered ?? 0;
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** Bytes arrived on link `link`. Bytes from any link but the current one are ignored. */
+  receive(link: number, bytes: Uint8Array): void {
+    const current = this.link;
+    if (!current || current.id !== link || this.current === SessionState.Closed) return;
+    current.lastReceivedAt = this.env.now();
+    try {
+      for (const frame of current.decoder.push(bytes)) {
+        this.handleFrame(frame);
+        if (this.link !== current || this.isClosed()) return;
+      }
+    } catch (err) {
+      if (!isLifelineError(err)) throw err;
+      this.fail(err);
+    }
+  }
+
+  /** The transport of link `link` closed or failed. */
+  linkDown(link: number): void {
+    if (this.link?.id === link && this.current !== SessionState.Closed) this.dropLink("link-lost");
+  }
+
+  /**
+   * Accepts up to the free budget of `bytes` for `channel`; returns how many were taken. A short
+   * count means the budget is full: stop reading the source until a "writable" event.
+   */
+  write(channel: number, bytes: Uint8Array): number {
+    const ch = this.liveChannel(channel);
+    if (ch.ended) throw new LifelineError("INVALID_STATE", `channel ${channel} was already ended`);
+    const room = Math.min(
+      this.limits.channelSendBudget - ch.out.buffered,
+      this.limits.sendBudget - this.bufferedBytes,
+    );
+    const n = Math.max(0, Math.min(bytes.length, room));
+    if (n > 0) {
+      ch.out.append(n === bytes.length ? bytes : bytes.subarray(0, n));
+      this.bufferedBytes += n;
+      this.markReady(ch);
+    }
+    if (n < bytes.length) this.blocked.add(ch);
+    return n;
+  }
+
+  /** Ends the application's direction of `channel` (TCP half-close). */
+  end(channel: number): void {
+    const ch = this.liveChannel(channel);
+    if (ch.ended) return;
+    ch.ended = true;
+    this.markReady(ch);
+  }
+
+  /** Aborts `channel` in both directions and tells the peer why. */
+  reset(channel: number, code: ErrorCode = "CHANNEL_ABORTED"): void {
+    const ch = this.channels.get(channel);
+    if (!ch || ch.isReset) return;
+    ch.resetCode = WIRE_CODES[code];
+    this.release(ch);
+    if (this.canSendChannelFrames()) this.control.push({ kind: "reset", channel, code: ch.resetCode });
+  }
+
+  /** The application took `n` delivered bytes of `channel`; this reopens the peer's window. */
+  consume(channel: number, n: number): void {
+    const ch = this.channels.get(channel);
+    if (!ch || ch.isReset) return;
+    ch.in.consume(n);
+    const opened = ch.in.windowLimit - ch.advertisedLimit;
+    if (opened >= this.limits.receiveWindow / 2) this.ackSoon(ch, true);
+    else if (opened > 0) this.ackSoon(ch, false);
+  }
+
+  /** Closes the session for good and tells the peer. */
+  close(code: ErrorCode = "NORMAL", reason = "closed by the application"): void {
+    if (this.current === SessionState.Closed) return;
+    if (this.link) this.control.push({ kind: "close", code: WIRE_CODES[code], reason });
+    this.finish(code, WIRE_CODES[code], reason, false);
+  }
+
+  /** Runs whatever is due at the injected clock's current time. */
+  tick(): void {
+    if (this.current === SessionState.Closed) return;
+    const now = this.env.now();
+    const link = this.link;
+    if (link && this.isHandshaking()) {
+      if (now >= link.upAt + this.limits.handshakeTimeoutMs) this.dropLink("link-dead");
+    } else if (link && this.params && this.current === SessionState.Established) {
+      if (now >= link.lastReceivedAt + this.params.deadAfterMs) {
+        this.dropLink("link-dead");
+      } else if (now >= link.lastPingAt + this.params.keepaliveIntervalMs) {
+        this.control.push({ kind: "ping", timestamp: now });
+        link.lastPingAt = now;
+      }
+    }
+    if (this.ackDeadline <= now) {
+      for (const ch of this.ackLater) this.ackNow.add(ch);
+      this.ackLater.clear();
+      this.ackDeadline = Infinity;
+    }
+    if (this.current === SessionState.Suspended && this.params) {
+      if (now >= this.suspendedAt + this.params.sessionTimeoutMs) {
+        this.finish(
+          "SESSION_EXPIRED",
+          WIRE_CODES.SESSION_EXPIRED,
+          "no resume within the session timeout",
+          false,
+        );
+      }
+    }
+  }
+
+  /** When `tick` must next run, on the injected clock; undefined when nothing is pending. */
+  nextDeadline(): number | undefined {
+    if (this.current === SessionState.Closed) return undefined;
+    let at = this.ackDeadline;
+    const link = this.link;
+    if (link && this.isHandshaking()) {
+      at = Math.min(at, link.upAt + this.limits.handshakeTimeoutMs);
+    } else if (link && this.params && this.current === SessionState.Established) {
+      at = Math.min(
+        at,
+        link.lastReceivedAt + this.params.deadAfterMs,
+        link.lastPingAt + this.params.keepaliveIntervalMs,
+      );
+    }
+    if (this.current === SessionState.Suspended && this.params) {
+      at = Math.min(at, this.suspendedAt + this.params.sessionTimeoutMs);
+    }
+    return at === Infinity ? undefined : at;
+  }
+
+  // ---------------------------------------------------------------- outputs
+
+  /** Bytes to write on the current link: control first, then channel data round-robin, about `maxBytes`. */
+  pollTransmit(maxBytes = DEFAULT_TRANSMIT_QUANTUM): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    if (!this.link) return out;
+    let bytes = 0;
+    const put = (frame: Frame): void => {
+      for (const part of encodeFrame(frame)) {
+        out.push(part);
+        bytes += part.length;
+      }
+    };
+    for (const chunk of this.raw) out.push(chunk);
+    this.raw = [];
+    if (this.pendingPong !== undefined) {
+      put({ kind: "pong", timestamp: this.pendingPong });
+      this.pendingPong = undefined;
+    }
+    for (const frame of this.control) put(frame);
+    this.control = [];
+    if (!this.canSendChannelFrames()) return out;
+    for (const ch of this.ackNow) put(this.ackFrame(ch));
+    this.ackNow.clear();
+    while (bytes < maxBytes) {
+      const ch = firstOf(this.ready);
+      if (!ch) break;
+      this.ready.delete(ch);
+      const frame = ch.nextFrame();
+      if (!frame) continue;
+      put(frame);
+      if (ch.hasSendable) this.ready.add(ch);
+    }
+    return out;
+  }
+
+  /** Events since the last call, in order. */
+  takeEvents(): SessionEvent[] {
+    const out = this.events;
+    this.events = [];
+    return out;
+  }
+
+  // ---------------------------------------------------------------- for the roles
+
+  protected abstract isHandshaking(): boolean;
+  /** A frame that arrived while not Established (client handshake replies). */
+  protected abstract onHandshakeFrame(frame: Frame): void;
+  protected abstract onOpen(channel: number, target: string): void;
+  protected abstract onOpened(channel: number): void;
+  protected abstract onGoAway(code: number): void;
+  /** Any frame arrived on an Established link. */
+  protected onEstablishedFrame(): void {}
+
+  protected emit(event: SessionEvent): void {
+    this.events.push(event);
+  }
+
+  protected transition(to: SessionState): void {
+    const from = this.current;
+    assertTransition(from, to);
+    this.current = to;
+    this.emit({ type: "state", from, to });
+  }
+
+  protected attachLink(decoder: FrameDecoder): number {
+    const now = this.env.now();
+    this.link = { id: ++this.linkSeq, decoder, upAt: now, lastReceivedAt: now, lastPingAt: now };
+    return this.link.id;
+  }
+
+  protected dropLink(reason: SuspendReason): void {
+    const link = this.link;
+    if (!link) return;
+    this.link = undefined;
+    this.raw = [];
+    this.control = [];
+    this.pendingPong = undefined;
+    this.ready.clear();
+    this.ackNow.clear();
+    this.ackLater.clear();
+    this.ackDeadline = Infinity;
+    this.emit({ type: "close-link", link: link.id });
+    if (this.current === SessionState.Connecting) {
+      this.transition(SessionState.Idle);
+    } else if (this.current === SessionState.Resuming) {
+      this.transition(SessionState.Suspended);
+      this.emit({ type: "suspended", reason });
+    } else if (this.current === SessionState.Established) {
+      this.suspendedAt = this.env.now();
+      this.transition(SessionState.Suspended);
+      this.emit({ type: "suspended", reason });
+    }
+  }
+
+  protected canSendChannelFrames(): boolean {
+    return this.link !== undefined && this.current === SessionState.Established;
+  }
+
+  protected markReady(ch: Channel): void {
+    if (this.canSendChannelFrames() && ch.hasSendable) this.ready.add(ch);
+  }
+
+  protected addChannel(ch: Channel): void {
+    this.channels.set(ch.id, ch);
+  }
+
+  protected liveChannelCount(): number {
+    let n = 0;
+    for (const ch of this.channels.values()) if (!ch.isReset) n++;
+    return n;
+  }
+
+  /** This side's resume table. */
+  protected channelTable(): ChannelTable {
+    const channels = [];
+    for (const ch of this.channels.values()) {
+      channels.push({
+        channel: ch.id,
+        received: ch.in.received,
+        windowLimit: ch.in.windowLimit,
+        opened: ch.opened,
+      });
+    }
+    channels.sort((a, b) => a.channel - b.channel);
+    return { highestChannel: this.highestChannel, channels };
+  }
+
+  /**
+   * Brings both sides' channels into agreement after a resume (docs/PROTOCOL.md, "Resume"): trims
+   * what the peer has, rewinds transmission to it, re-sends lost OPEN, OPENED and RESET frames, and
+   * retires channels the peer has already finished. Returns the bytes that will be sent again.
+   */
+  protected reconcile(peer: ChannelTable): number {
+    const rows = new Map(peer.channels.map((row) => [row.channel, row]));
+    let replayed = 0;
+    for (const ch of [...this.channels.values()].sort((a, b) => a.id - b.id)) {
+      const row = rows.get(ch.id);
+      if (row) {
+        this.bufferedBytes -= ch.acknowledge(row.received, row.windowLimit);
+        ch.rewindTo(row.received);
+        if (ch.isReset) {
+          this.control.push({ kind: "reset", channel: ch.id, code: ch.resetCode as number });
+          continue;
+        }
+        if (this.role === "server" && ch.opened && !row.opened)
+          this.control.push({ kind: "opened", channel: ch.id });
+        if (this.role === "client" && row.opened && !ch.opened) this.markOpened(ch);
+      } else if (this.role === "client" && ch.id > peer.highestChannel) {
+        // The OPEN never arrived: send it again, then the whole stream from offset 0.
+        if (ch.isReset) {
+          this.retire(ch);
+          continue;
+        }
+        this.control.push({ kind: "open", channel: ch.id, target: ch.target });
+        ch.rewindTo(0);
+      } else {
+        // The peer retired the channel, which it does only once both directions are complete or reset.
+        if (!ch.isReset && !(ch.ended && ch.in.eofReceived)) {
+          this.emit({ type: "channel-reset", channel: ch.id, code: "CHANNEL_ABORTED", remote: true });
+        } else if (!ch.isReset) {
+          this.emit({ type: "channel-closed", channel: ch.id });
+        }
+        this.retire(ch);
+        continue;
+      }
+      replayed += ch.out.written - Math.min(ch.sentOffset, ch.out.written);
+      this.markReady(ch);
+      if (ch.in.received > ch.ackedReceived || ch.in.windowLimit > ch.advertisedLimit) this.ackSoon(ch, true);
+    }
+    this.releaseBlocked();
+    return replayed;
+  }
+
+  protected markOpened(ch: Channel): void {
+    ch.opened = true;
+    this.emit({ type: "channel-opened", channel: ch.id });
+  }
+
+  /** Looks up a channel for an incoming frame; undefined for a retired or reset channel. */
+  protected channelFor(id: number): Channel | undefined {
+    const ch = this.channels.get(id);
+    if (ch) return ch.isReset ? undefined : ch;
+    if (id > this.highestChannel) {
+      throw new LifelineError("PROTOCOL_ERROR", `frame for channel ${id}, which was never opened`);
+    }
+    return undefined;
+  }
+
+  protected fail(err: LifelineError): void {
+    if (this.current === SessionState.Closed) return;
+    if (this.link) this.control.push({ kind: "close", code: err.wireCode, reason: err.message });
+    this.finish(err.code, err.wireCode, err.message, false);
+  }
+
+  protected finish(code: ErrorCode, wireCode: number, reason: string, remote: boolean): void {
+    for (const ch of this.channels.values()) {
+      if (!ch.isReset) this.emit({ type: "channel-reset", channel: ch.id, code, remote });
+    }
+    this.channels.clear();
+    this.ready.clear();
+    this.blocked.clear();
+    this.ackNow.clear();
+    this.ackLater.clear();
+    this.ackDeadline = Infinity;
+    this.bufferedBytes = 0;
+    this.transition(SessionState.Closed);
+    this.emit({ type: "closed", code, wireCode, reason, remote });
+  }
+
+  // ---------------------------------------------------------------- frame handling
+
+  private handleFrame(frame: Frame): void {
+    if (this.current !== SessionState.Established) {
+      this.onHandshakeFrame(frame);
+      return;
+    }
+    this.onEstablishedFrame();
+    switch (frame.kind) {
+      case "data": {
+        const ch = this.channelFor(frame.channel);
+        if (!ch) return;
+        const fresh = ch.in.acceptData(ch.id, frame.offset, frame.data);
+        if (fresh.length === 0) return;
+        this.emit({ type: "data", channel: ch.id, bytes: fresh });
+        this.ackSoon(ch, ch.in.received - ch.ackedReceived >= this.limits.ackBytes);
+        return;
+      }
+      case "eof": {
+        const ch = this.channelFor(frame.channel);
+        if (!ch || !ch.in.acceptEof(ch.id, frame.offset)) return;
+        this.emit({ type: "eof", channel: ch.id });
+        this.ackSoon(ch, true);
+        this.retireIfFinished(ch);
+        return;
+      }
+      case "ack": {
+        const ch = this.channelFor(frame.channel);
+        if (!ch) return;
+        const freed = ch.acknowledge(frame.received, frame.windowLimit);
+        this.bufferedBytes -= freed;
+        this.markReady(ch);
+        if (freed > 0) this.releaseBlocked();
+        this.retireIfFinished(ch);
+        return;
+      }
+      case "reset": {
+        const ch = this.channels.get(frame.channel);
+        if (!ch) {
+          if (frame.channel > this.highestChannel) {
+            throw new LifelineError(
+              "PROTOCOL_ERROR",
+              `RESET for channel ${frame.channel}, which was never opened`,
+            );
+          }
+          return;
+        }
+        if (!ch.isReset) {
+          // Confirm, so the peer can retire its side too.
+          this.control.push({ kind: "reset", channel: ch.id, code: frame.code });
+          this.emit({
+            type: "channel-reset",
+            channel: ch.id,
+            code: codeFromWire(frame.code, "CHANNEL_ABORTED"),
+            remote: true,
+          });
+        }
+        this.retire(ch);
+        return;
+      }
+      case "open":
+        this.onOpen(frame.channel, frame.target);
+        return;
+      case "opened":
+        this.onOpened(frame.channel);
+        return;
+      case "ping":
+        this.pendingPong = frame.timestamp;
+        return;
+      case "pong":
+        this.emit({ type: "rtt", ms: Math.max(0, this.env.now() - frame.timestamp) });
+        return;
+      case "goaway":
+        this.onGoAway(frame.code);
+        return;
+      case "close":
+        this.finish(codeFromWire(frame.code, "PROTOCOL_ERROR"), frame.code, frame.reason, true);
+        return;
+      case "hello":
+      case "welcome":
+      case "resume":
+      case "resumed":
+        throw new LifelineError("PROTOCOL_ERROR", `${frame.kind.toUpperCase()} on an established session`);
+      default:
+        assertNever(frame);
+    }
+  }
+
+  private liveChannel(channel: number): Channel {
+    if (this.current === SessionState.Closed)
+      throw new LifelineError("INVALID_STATE", "the session is closed");
+    const ch = this.channels.get(channel);
+    if (!ch || ch.isReset) throw new LifelineError("INVALID_STATE", `channel ${channel} is not open`);
+    return ch;
+  }
+
+  private ackSoon(ch: Channel, now: boolean): void {
+    if (now) {
+      this.ackLater.delete(ch);
+      this.ackNow.add(ch);
+    } else if (!this.ackNow.has(ch)) {
+      this.ackLater.add(ch);
+      this.ackDeadline = Math.min(this.ackDeadline, this.env.now() + this.limits.ackDelayMs);
+    }
+  }
+
+  private ackFrame(ch: Channel): Frame {
+    ch.ackedReceived = ch.in.received;
+    ch.advertisedLimit = ch.in.windowLimit;
+    return { kind: "ack", channel: ch.id, received: ch.ackedReceived, windowLimit: ch.advertisedLimit };
+  }
+
+  private retireIfFinished(ch: Channel): void {
+    if (!ch.finished) return;
+    this.retire(ch);
+    this.emit({ type: "channel-closed", channel: ch.id });
+  }
+
+  /** Forgets a channel; an ACK it still owes the peer is sent first. */
+  private retire(ch: Channel): void {
+    if ((this.ackNow.has(ch) || this.ackLater.has(ch)) && this.canSendChannelFrames()) {
+      this.control.push(this.ackFrame(ch));
+    }
+    this.release(ch);
+    this.channels.delete(ch.id);
+  }
+
+  /** Drops a channel's buffers and scheduling, returning its budget to the others. */
+  private release(ch: Channel): void {
+    const freed = ch.out.buffered;
+    this.bufferedBytes -= freed;
+    ch.out.ack(ch.out.written);
+    this.ready.delete(ch);
+    this.blocked.delete(ch);
+    this.ackNow.delete(ch);
+    this.ackLater.delete(ch);
+    if (freed > 0) this.releaseBlocked();
+  }
+
+  private releaseBlocked(): void {
+    if (this.bufferedBytes >= this.limits.sendBudget) return;
+    for (const ch of this.blocked) {
+      if (ch.out.buffered < this.limits.channelSendBudget) {
+        this.blocked.delete(ch);
+        this.emit({ type: "writable", channel: ch.id });
+      }
+    }
+  }
+}
+
+function firstOf<T>(set: Set<T>): T | undefined {
+  for (const v of set) return v;
+  return undefined;
+}
