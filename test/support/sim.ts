@@ -35,6 +35,8 @@ export interface Plan {
 export class App {
   readonly received = new Map<number, number[]>();
   readonly eofs = new Set<number>();
+  /** Bytes received on a channel when its EOF arrived: the half-close position. */
+  readonly eofAt = new Map<number, number>();
   readonly closedChannels = new Set<number>();
   readonly resets = new Map<number, string>();
   readonly writtenCount = new Map<number, number>();
@@ -102,6 +104,7 @@ export class App {
         case "eof":
           if (this.eofs.has(e.channel)) throw new Error(`${this.side}: EOF twice on channel ${e.channel}`);
           this.eofs.add(e.channel);
+          this.eofAt.set(e.channel, this.received.get(e.channel)?.length ?? 0);
           break;
         case "open-request":
           this.active.add(e.channel);
@@ -283,6 +286,8 @@ export class Sim {
       this.serverApp.handle(events);
       for (const e of events) {
         if (e.type === "open-request") s.acceptChannel(e.channel);
+        // The server closed the transport: what it sent still arrives, what was coming to it is lost.
+        if (e.type === "close-link" && e.link === this.serverLinkId) this.cut(0, Infinity, false);
         if (e.type === "writable") this.serverApp.write(s, 1 << 20, e.channel);
       }
     }

@@ -48,10 +48,7 @@ export class ServerSession extends Session {
   /** Whether `frame` may resume this session; checked before anything about the session changes. */
   checkResume(frame: ResumeFrame): ErrorCode | undefined {
     if (this.isClosed()) return "SESSION_EXPIRED";
-    const ok =
-      constantTimeEqual(frame.resumeSecret, this.secret) ||
-      (this.previousSecret !== undefined && constantTimeEqual(frame.resumeSecret, this.previousSecret));
-    return ok ? undefined : "BAD_SECRET";
+    return this.presentedSecret(frame) ? undefined : "BAD_SECRET";
   }
 
   /**
@@ -59,12 +56,15 @@ export class ServerSession extends Session {
    * replaced (the client saw it die first). Returns the new link's number.
    */
   resume(frame: ResumeFrame, decoder: FrameDecoder): number {
-    const refusal = this.checkResume(frame);
-    if (refusal) throw new LifelineError(refusal, "resume refused");
+    const presented = this.presentedSecret(frame);
+    if (!presented || this.isClosed())
+      throw new LifelineError(this.checkResume(frame) ?? "BAD_SECRET", "resume refused");
     if (this.link) this.dropLink("replaced");
     const outageMs = this.env.now() - this.suspendedAt;
     const link = this.attachLink(decoder);
-    this.previousSecret = this.secret;
+    // The secret the client holds stays valid until it proves it received the new one; if this
+    // RESUMED is lost too, the client comes back with the same secret and is still let in.
+    this.previousSecret = presented;
     this.secret = this.env.randomBytes(RESUME_SECRET_SIZE);
     this.transition(SessionState.Established);
     this.control.push({ kind: "resumed", resumeSecret: this.secret, ...this.channelTable() });
@@ -91,6 +91,14 @@ export class ServerSession extends Session {
 
   protected isHandshaking(): boolean {
     return false;
+  }
+
+  /** The valid secret `frame` carries (current, or the one before it while unconfirmed), compared in constant time. */
+  private presentedSecret(frame: ResumeFrame): Uint8Array | undefined {
+    if (constantTimeEqual(frame.resumeSecret, this.secret)) return this.secret;
+    const previous = this.previousSecret;
+    if (previous && constantTimeEqual(frame.resumeSecret, previous)) return previous;
+    return undefined;
   }
 
   protected onHandshakeFrame(frame: Frame): void {

@@ -365,6 +365,12 @@ export abstract class Session {
         if (this.role === "server" && ch.opened && !row.opened)
           this.control.push({ kind: "opened", channel: ch.id });
         if (this.role === "client" && row.opened && !ch.opened) this.markOpened(ch);
+        if (ch.in.received > ch.ackedReceived || ch.in.windowLimit > ch.advertisedLimit)
+          this.ackSoon(ch, true);
+        if (ch.finished) {
+          this.retireIfFinished(ch);
+          continue;
+        }
       } else if (this.role === "client" && ch.id > peer.highestChannel) {
         // The OPEN never arrived: send it again, then the whole stream from offset 0.
         if (ch.isReset) {
@@ -385,7 +391,6 @@ export abstract class Session {
       }
       replayed += ch.out.written - Math.min(ch.sentOffset, ch.out.written);
       this.markReady(ch);
-      if (ch.in.received > ch.ackedReceived || ch.in.windowLimit > ch.advertisedLimit) this.ackSoon(ch, true);
     }
     this.releaseBlocked();
     return replayed;
