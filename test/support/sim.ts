@@ -189,7 +189,9 @@ export class Sim {
   pump(max: number): number {
     if (!this.linked) return 0;
     this.flush();
-    const moved = this.deliverC2S(max) + this.deliverS2C(max);
+    let moved = this.deliverC2S(max);
+    this.flush();
+    moved += this.deliverS2C(max);
     this.flush();
     return moved;
   }
