@@ -24,8 +24,14 @@ export const MAX_AUTH_DATA = 4096;
 export const MAX_TARGET_NAME = 255;
 export const MAX_CLOSE_REASON = 1024;
 
-/** Protocol ceiling on channels per session; also bounds the size of a resume table. */
+/** Protocol ceiling on open channels per session (WELCOME's maxChannels may not exceed it). */
 export const MAX_CHANNELS_PER_SESSION = 1024;
+
+/**
+ * Most channels one side may track at once: open ones plus reset ones awaiting the peer's
+ * confirming RESET. Bounds memory against a peer that never confirms, and the resume table size.
+ */
+export const MAX_TRACKED_CHANNELS = 2 * MAX_CHANNELS_PER_SESSION;
 
 /** Bytes per entry of a resume channel table: channel u32, received u64, window limit u64, flags u8. */
 export const CHANNEL_ENTRY_SIZE = 21;

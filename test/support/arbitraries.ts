@@ -1,6 +1,11 @@
 /** fast-check arbitraries for every frame kind, within the protocol's limits. */
 import fc from "fast-check";
-import { MAX_DATA_PER_FRAME, type ChannelState, type Frame } from "../../src/core/index.js";
+import {
+  MAX_CHANNELS_PER_SESSION,
+  MAX_DATA_PER_FRAME,
+  type ChannelState,
+  type Frame,
+} from "../../src/core/index.js";
 
 /** Records with an ordinary prototype, so that they deep-equal decoded frames. */
 function record<T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> {
@@ -42,16 +47,21 @@ export const frameArbitrary: fc.Arbitrary<Frame> = fc.oneof(
     authMethod: fc.integer({ min: 0, max: 255 }),
     authData: bytes(0, 64),
   }),
-  record({
-    kind: fc.constant("welcome" as const),
-    sessionId: bytes(16),
-    resumeSecret: bytes(32),
-    sessionTimeoutMs: u32pos,
-    keepaliveIntervalMs: u32pos,
-    deadAfterMs: u32pos,
-    maxChannels: u32pos,
-    receiveWindow: u32pos,
-  }),
+  fc
+    .record({
+      sessionId: bytes(16),
+      resumeSecret: bytes(32),
+      sessionTimeoutMs: u32pos,
+      keepaliveIntervalMs: fc.integer({ min: 1, max: 0x7fff_ffff }),
+      deadAfterExtraMs: fc.integer({ min: 1, max: 0x7fff_ffff }),
+      maxChannels: fc.integer({ min: 1, max: MAX_CHANNELS_PER_SESSION }),
+      receiveWindow: u32pos,
+    })
+    .map(({ deadAfterExtraMs, ...w }) => ({
+      kind: "welcome" as const,
+      ...w,
+      deadAfterMs: w.keepaliveIntervalMs + deadAfterExtraMs,
+    })),
   fc
     .tuple(bytes(16), bytes(32), table)
     .map(([sessionId, resumeSecret, t]) => ({ kind: "resume" as const, sessionId, resumeSecret, ...t })),

@@ -11,6 +11,7 @@ import {
   MAGIC,
   MAX_AUTH_DATA,
   MAX_CHANNELS_PER_SESSION,
+  MAX_TRACKED_CHANNELS,
   MAX_CLOSE_REASON,
   MAX_FRAME_PAYLOAD,
   PREAMBLE_SIZE,
@@ -110,6 +111,9 @@ export class FrameDecoder {
         const type = h[at] as number;
         const channel = readU32(h, at + 1);
         const length = readU32(h, at + 5);
+        if (type < FIRST_EXTENSION_TYPE && !KNOWN_TYPES.has(type)) {
+          throw new LifelineError("UNKNOWN_FRAME_TYPE", `unknown frame type 0x${type.toString(16)}`);
+        }
         if (length > this.maxPayload) {
           throw new LifelineError(
             "FRAME_TOO_LARGE",
@@ -242,14 +246,22 @@ function parsePayload(type: number, channel: number, p: Uint8Array): Frame | und
       requireSession(type, channel);
       exact(type, p, 68);
       const at = SESSION_ID_SIZE + RESUME_SECRET_SIZE;
+      const keepaliveIntervalMs = positive(type, readU32(p, at + 4), "keepalive interval");
+      const deadAfterMs = positive(type, readU32(p, at + 8), "dead-after time");
+      const maxChannels = positive(type, readU32(p, at + 12), "channel limit");
+      if (deadAfterMs <= keepaliveIntervalMs)
+        throw malformed(type, "dead-after time must exceed the keepalive interval");
+      if (maxChannels > MAX_CHANNELS_PER_SESSION) {
+        throw malformed(type, `channel limit ${maxChannels} exceeds ${MAX_CHANNELS_PER_SESSION}`);
+      }
       return {
         kind: "welcome",
         sessionId: p.slice(0, SESSION_ID_SIZE),
         resumeSecret: p.slice(SESSION_ID_SIZE, at),
         sessionTimeoutMs: positive(type, readU32(p, at), "session timeout"),
-        keepaliveIntervalMs: positive(type, readU32(p, at + 4), "keepalive interval"),
-        deadAfterMs: positive(type, readU32(p, at + 8), "dead-after time"),
-        maxChannels: positive(type, readU32(p, at + 12), "channel limit"),
+        keepaliveIntervalMs,
+        deadAfterMs,
+        maxChannels,
         receiveWindow: positive(type, readU32(p, at + 16), "receive window"),
       };
     }
@@ -274,15 +286,17 @@ function parsePayload(type: number, channel: number, p: Uint8Array): Frame | und
       };
     }
     default:
-      if (type >= FIRST_EXTENSION_TYPE) return undefined;
-      throw new LifelineError("UNKNOWN_FRAME_TYPE", `unknown frame type 0x${type.toString(16)}`);
+      // Only extension types reach here: unknown core types were refused at the header.
+      return undefined;
   }
 }
+
+const KNOWN_TYPES = new Set<number>(Object.values(FrameType));
 
 function readTable(type: number, p: Uint8Array, at: number): ChannelTable {
   const highestChannel = readU32(p, at);
   const count = readU32(p, at + 4);
-  if (count > MAX_CHANNELS_PER_SESSION || p.length !== at + 8 + count * CHANNEL_ENTRY_SIZE) {
+  if (count > MAX_TRACKED_CHANNELS || p.length !== at + 8 + count * CHANNEL_ENTRY_SIZE) {
     throw malformed(type, `channel table of ${count} entries does not fit ${p.length} bytes`);
   }
   const channels = [];

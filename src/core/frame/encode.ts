@@ -7,6 +7,8 @@ import {
   MAX_AUTH_DATA,
   MAX_CLOSE_REASON,
   MAX_DATA_PER_FRAME,
+  MAX_OFFSET,
+  MAX_TRACKED_CHANNELS,
   PREAMBLE_SIZE,
 } from "../constants.js";
 import { LifelineError } from "../errors.js";
@@ -31,18 +33,18 @@ export function encodeFrame(frame: Frame): Uint8Array[] {
       if (n === 0 || n > MAX_DATA_PER_FRAME)
         throw invalid(`DATA carries 1..${MAX_DATA_PER_FRAME} bytes, not ${n}`);
       const head = header(FrameType.Data, frame.channel, 8 + n, 8);
-      writeU64(head, FRAME_HEADER_SIZE, frame.offset);
+      writeOffset(head, FRAME_HEADER_SIZE, frame.offset);
       return [head, frame.data];
     }
     case "ack": {
       const out = header(FrameType.Ack, frame.channel, 16);
-      writeU64(out, FRAME_HEADER_SIZE, frame.received);
-      writeU64(out, FRAME_HEADER_SIZE + 8, frame.windowLimit);
+      writeOffset(out, FRAME_HEADER_SIZE, frame.received);
+      writeOffset(out, FRAME_HEADER_SIZE + 8, frame.windowLimit);
       return [out];
     }
     case "eof": {
       const out = header(FrameType.Eof, frame.channel, 8);
-      writeU64(out, FRAME_HEADER_SIZE, frame.offset);
+      writeOffset(out, FRAME_HEADER_SIZE, frame.offset);
       return [out];
     }
     case "reset": {
@@ -64,7 +66,7 @@ export function encodeFrame(frame: Frame): Uint8Array[] {
     case "ping":
     case "pong": {
       const out = header(frame.kind === "ping" ? FrameType.Ping : FrameType.Pong, 0, 8);
-      writeU64(out, FRAME_HEADER_SIZE, frame.timestamp);
+      writeOffset(out, FRAME_HEADER_SIZE, frame.timestamp);
       return [out];
     }
     case "goaway": {
@@ -73,7 +75,7 @@ export function encodeFrame(frame: Frame): Uint8Array[] {
       return [out];
     }
     case "close": {
-      const reason = encodeUtf8(frame.reason).subarray(0, MAX_CLOSE_REASON);
+      const reason = truncateUtf8(encodeUtf8(frame.reason), MAX_CLOSE_REASON);
       const out = header(FrameType.Close, 0, 2 + reason.length);
       writeU16(out, FRAME_HEADER_SIZE, frame.code);
       out.set(reason, FRAME_HEADER_SIZE + 2);
@@ -133,12 +135,24 @@ export function encodeFrameBytes(frame: Frame): Uint8Array {
   return parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(parts);
 }
 
+/** Cuts UTF-8 to at most `max` bytes without splitting a character. */
+function truncateUtf8(bytes: Uint8Array, max: number): Uint8Array {
+  if (bytes.length <= max) return bytes;
+  let end = max;
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end);
+}
+
 function header(
   type: number,
   channel: number,
   payloadLength: number,
   allocatePayload = payloadLength,
 ): Uint8Array {
+  const isSessionFrame = type < FrameType.Open || type >= FrameType.Ping;
+  if (isSessionFrame ? channel !== 0 : channel < 1 || channel > 0xffff_ffff) {
+    throw invalid(`frame type 0x${type.toString(16)} cannot be sent on channel ${channel}`);
+  }
   const out = new Uint8Array(FRAME_HEADER_SIZE + allocatePayload);
   out[0] = type;
   writeU32(out, 1, channel);
@@ -146,7 +160,20 @@ function header(
   return out;
 }
 
+/** Writes a u64 field, refusing values a receiver would reject. */
+function writeOffset(out: Uint8Array, at: number, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_OFFSET) {
+    throw invalid(`u64 field ${value} is outside 0..2^53-1`);
+  }
+  writeU64(out, at, value);
+}
+
 function tableSize(table: ChannelTable): number {
+  if (table.channels.length > MAX_TRACKED_CHANNELS) {
+    throw invalid(
+      `a channel table holds at most ${MAX_TRACKED_CHANNELS} entries, not ${table.channels.length}`,
+    );
+  }
   return 8 + CHANNEL_ENTRY_SIZE * table.channels.length;
 }
 
@@ -156,8 +183,8 @@ function writeTable(out: Uint8Array, at: number, table: ChannelTable): void {
   at += 8;
   for (const c of table.channels) {
     writeU32(out, at, c.channel);
-    writeU64(out, at + 4, c.received);
-    writeU64(out, at + 12, c.windowLimit);
+    writeOffset(out, at + 4, c.received);
+    writeOffset(out, at + 12, c.windowLimit);
     out[at + 20] = c.opened ? 1 : 0;
     at += CHANNEL_ENTRY_SIZE;
   }

@@ -94,6 +94,12 @@ export class Channel {
 
   /** After a resume: transmit again from what the peer reports it has. */
   rewindTo(received: number): void {
+    if (received < this.out.acked) {
+      throw new LifelineError(
+        "PROTOCOL_ERROR",
+        `channel ${this.id}: peer reports offset ${received}, below the ${this.out.acked} it already acknowledged`,
+      );
+    }
     this.sentOffset = received;
   }
 }

@@ -3,7 +3,7 @@
  * and opens channels. Channels may be opened and written while no link is up; they go out when the
  * session is established.
  */
-import { PROTOCOL_VERSION } from "../constants.js";
+import { MAX_CHANNELS_PER_SESSION, MAX_TRACKED_CHANNELS, PROTOCOL_VERSION } from "../constants.js";
 import { codeFromWire, LifelineError } from "../errors.js";
 import { FrameDecoder } from "../frame/decode.js";
 import { encodePreamble } from "../frame/encode.js";
@@ -84,11 +84,9 @@ export class ClientSession extends Session {
     }
     if (this.goawayCode !== undefined)
       throw new LifelineError("GOING_AWAY", "the server is shutting down this session");
-    if (this.params && this.liveChannelCount() >= this.params.maxChannels) {
-      throw new LifelineError(
-        "CHANNEL_LIMIT",
-        `the server allows ${this.params.maxChannels} channels per session`,
-      );
+    const limit = this.params?.maxChannels ?? MAX_CHANNELS_PER_SESSION;
+    if (this.liveChannelCount() >= limit || this.channels.size >= MAX_TRACKED_CHANNELS) {
+      throw new LifelineError("CHANNEL_LIMIT", `at most ${limit} channels per session are allowed`);
     }
     const ch = new Channel(++this.highestChannel, target, this.limits.receiveWindow, this.peerReceiveWindow);
     this.addChannel(ch);
@@ -150,9 +148,8 @@ export class ClientSession extends Session {
     this.resumeSecret = frame.resumeSecret;
     this.transition(SessionState.Established);
     // The first frame on the new link proves to the server that the new secret arrived.
-    const now = this.env.now();
-    this.control.push({ kind: "ping", timestamp: now });
+    this.sendPing();
     const replayedBytes = this.reconcile(frame);
-    this.emit({ type: "resumed", outageMs: now - this.suspendedAt, replayedBytes });
+    this.emit({ type: "resumed", outageMs: this.env.now() - this.suspendedAt, replayedBytes });
   }
 }

@@ -15,8 +15,11 @@ export type SessionEvent =
   | { type: "resumed"; outageMs: number; replayedBytes: number }
   /** Terminal. `remote` is true when the peer sent the CLOSE. */
   | { type: "closed"; code: ErrorCode; wireCode: number; reason: string; remote: boolean }
-  /** The I/O layer must close the transport numbered `link` (dead, or replaced by a newer one). */
-  | { type: "close-link"; link: number }
+  /**
+   * The I/O layer must close the transport numbered `link` (dead, or replaced by a newer one),
+   * after writing `farewell` on it when present.
+   */
+  | { type: "close-link"; link: number; farewell?: Uint8Array[] }
   /** Server is draining: open no more channels. */
   | { type: "goaway"; code: ErrorCode }
   /** A PONG measured this round-trip time in milliseconds. */

@@ -25,8 +25,14 @@ export class ServerLink {
 
   /** Feeds bytes; returns the HELLO or RESUME once it is complete. */
   receive(bytes: Uint8Array): LinkRequest | undefined {
-    if (this.failure || this.request) return undefined;
+    if (this.failure) return undefined;
     try {
+      if (this.request) {
+        throw new LifelineError(
+          "PROTOCOL_ERROR",
+          "data sent before the handshake reply; a client must wait for it",
+        );
+      }
       const frames = this.decoder.push(bytes);
       this.sendPreamble();
       if (frames.length === 0) return undefined;

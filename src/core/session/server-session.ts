@@ -4,8 +4,8 @@
  * connect) the named target. Authentication and target lookup are the I/O layer's decisions.
  */
 import { constantTimeEqual } from "../bytes.js";
-import { RESUME_SECRET_SIZE, SESSION_ID_SIZE } from "../constants.js";
-import { LifelineError, WIRE_CODES, type ErrorCode } from "../errors.js";
+import { MAX_TRACKED_CHANNELS, RESUME_SECRET_SIZE, SESSION_ID_SIZE } from "../constants.js";
+import { isLifelineError, LifelineError, WIRE_CODES, type ErrorCode } from "../errors.js";
 import type { FrameDecoder } from "../frame/decode.js";
 import type { Frame, HelloFrame, ResumeFrame } from "../frame/types.js";
 import { Channel } from "../reliable/channel.js";
@@ -69,8 +69,14 @@ export class ServerSession extends Session {
     this.transition(SessionState.Established);
     this.control.push({ kind: "resumed", resumeSecret: this.secret, ...this.channelTable() });
     if (this.draining) this.control.push({ kind: "goaway", code: WIRE_CODES.GOING_AWAY });
-    const replayedBytes = this.reconcile(frame);
-    this.emit({ type: "resumed", outageMs, replayedBytes });
+    try {
+      const replayedBytes = this.reconcile(frame);
+      this.emit({ type: "resumed", outageMs, replayedBytes });
+    } catch (err) {
+      // The secret was right but the table contradicts what we sent: a broken client.
+      if (!isLifelineError(err)) throw err;
+      this.fail(err);
+    }
     return link;
   }
 
@@ -114,6 +120,12 @@ export class ServerSession extends Session {
       throw new LifelineError(
         "PROTOCOL_ERROR",
         `OPEN for channel ${channel}, but ids must increase (last was ${this.highestChannel})`,
+      );
+    }
+    if (this.channels.size >= MAX_TRACKED_CHANNELS) {
+      throw new LifelineError(
+        "PROTOCOL_ERROR",
+        `${MAX_TRACKED_CHANNELS} channels tracked: the client does not confirm RESETs`,
       );
     }
     this.highestChannel = channel;

@@ -176,8 +176,7 @@ export abstract class Session {
       if (now >= link.lastReceivedAt + this.params.deadAfterMs) {
         this.dropLink("link-dead");
       } else if (now >= link.lastPingAt + this.params.keepaliveIntervalMs) {
-        this.control.push({ kind: "ping", timestamp: now });
-        link.lastPingAt = now;
+        this.sendPing();
       }
     }
     if (this.ackDeadline <= now) {
@@ -282,6 +281,13 @@ export abstract class Session {
     this.emit({ type: "state", from, to });
   }
 
+  protected sendPing(): void {
+    if (!this.link) return;
+    const now = this.env.now();
+    this.control.push({ kind: "ping", timestamp: now });
+    this.link.lastPingAt = now;
+  }
+
   protected attachLink(decoder: FrameDecoder): number {
     const now = this.env.now();
     this.link = { id: ++this.linkSeq, decoder, upAt: now, lastReceivedAt: now, lastPingAt: now };
@@ -299,7 +305,17 @@ export abstract class Session {
     this.ackNow.clear();
     this.ackLater.clear();
     this.ackDeadline = Infinity;
-    this.emit({ type: "close-link", link: link.id });
+    if (reason === "replaced") {
+      // Tell whoever still holds the old link (a stale copy of the client) why it is being cut.
+      const farewell = encodeFrame({
+        kind: "close",
+        code: WIRE_CODES.REPLACED,
+        reason: "the session was resumed on another link",
+      });
+      this.emit({ type: "close-link", link: link.id, farewell });
+    } else {
+      this.emit({ type: "close-link", link: link.id });
+    }
     if (this.current === SessionState.Connecting) {
       this.transition(SessionState.Idle);
     } else if (this.current === SessionState.Resuming) {

@@ -1,0 +1,157 @@
+/** Edge cases found in review: each test pins one fix. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  concatBytes,
+  encodeFrameBytes,
+  encodePreamble,
+  FrameDecoder,
+  fromHex,
+  MAX_CLOSE_REASON,
+  MAX_TRACKED_CHANNELS,
+  ServerLink,
+  ServerSession,
+  SessionState,
+  WIRE_CODES,
+  type Frame,
+} from "../../src/core/index.js";
+import { expectLifelineError } from "../support/errors.js";
+import { FakeEnv } from "../support/fake-env.js";
+import { Sim } from "../support/sim.js";
+
+function decodeAll(chunks: Uint8Array[]): Frame[] {
+  return new FrameDecoder().push(concatBytes(chunks));
+}
+
+function newServer(env: FakeEnv, params = {}): ServerSession {
+  const link = new ServerLink(env.now() + 1000);
+  const hello = link.receive(
+    concatBytes([
+      encodePreamble(1),
+      encodeFrameBytes({ kind: "hello", receiveWindow: 100, authMethod: 1, authData: new Uint8Array() }),
+    ]),
+  );
+  const server = new ServerSession(hello as never, link.decoder, { params }, env);
+  server.pollTransmit();
+  return server;
+}
+
+test("a long CLOSE reason is cut on a UTF-8 character boundary, so the peer can decode it", () => {
+  const reason = "a" + "é".repeat(600);
+  const [frame] = new FrameDecoder().push(encodeFrameBytes({ kind: "close", code: 0, reason }));
+  assert.equal(frame?.kind, "close");
+  const got = (frame as { reason: string }).reason;
+  assert.ok(reason.startsWith(got) && new TextEncoder().encode(got).length <= MAX_CLOSE_REASON);
+});
+
+test("the encoder refuses frames its decoder would reject", () => {
+  expectLifelineError(() => encodeFrameBytes({ kind: "ping", timestamp: 2 ** 53 }), "FRAME_MALFORMED");
+  expectLifelineError(
+    () => encodeFrameBytes({ kind: "data", channel: 0, offset: 0, data: new Uint8Array(1) }),
+    "FRAME_MALFORMED",
+  );
+  expectLifelineError(
+    () => encodeFrameBytes({ kind: "data", channel: 1, offset: 0, data: new Uint8Array(0) }),
+    "FRAME_MALFORMED",
+  );
+  expectLifelineError(
+    () => encodeFrameBytes({ kind: "open", channel: 1, target: "10.0.0.1:22 " }),
+    "FRAME_MALFORMED",
+  );
+});
+
+test("an unknown core frame type is refused from its header, before its payload arrives", () => {
+  expectLifelineError(() => new FrameDecoder().push(fromHex("7f 00000000 00010000")), "UNKNOWN_FRAME_TYPE");
+});
+
+test("a WELCOME with impossible timers or too many channels is malformed", () => {
+  const welcome = (over: object): Frame =>
+    ({
+      kind: "welcome",
+      sessionId: new Uint8Array(16),
+      resumeSecret: new Uint8Array(32),
+      sessionTimeoutMs: 1000,
+      keepaliveIntervalMs: 3000,
+      deadAfterMs: 5000,
+      maxChannels: 8,
+      receiveWindow: 100,
+      ...over,
+    }) as Frame;
+  const bytes = (over: object): Uint8Array => {
+    const b = encodeFrameBytes(welcome({}));
+    const out = encodeFrameBytes(welcome(over));
+    assert.equal(out.length, b.length);
+    return out;
+  };
+  expectLifelineError(() => new FrameDecoder().push(bytes({ deadAfterMs: 3000 })), "FRAME_MALFORMED");
+  expectLifelineError(() => new FrameDecoder().push(bytes({ maxChannels: 1025 })), "FRAME_MALFORMED");
+});
+
+test("a resume table reporting less than was already acknowledged closes the session with PROTOCOL_ERROR", () => {
+  const sim = new Sim({ limits: { ackBytes: 1, ackDelayMs: 1 } });
+  const id = sim.client.openChannel("default");
+  sim.clientApp.active.add(id);
+  sim.clientApp.plan(id, { length: 100, end: false });
+  sim.serverApp.plan(id, { length: 100, end: false });
+  sim.settle();
+  assert.equal(sim.clientApp.received.get(id)?.length, 100);
+  const server = sim.server!;
+  sim.cut(0, 0, true);
+  const secret = (sim.client as unknown as { resumeSecret: Uint8Array }).resumeSecret;
+  const link = new ServerLink(sim.env.now() + 1000);
+  link.receive(encodePreamble(1));
+  server.resume(
+    // The server has sent 100 bytes that this client acknowledged; it now claims to have none.
+    {
+      kind: "resume",
+      sessionId: server.sessionId,
+      resumeSecret: secret,
+      highestChannel: id,
+      channels: [{ channel: id, received: 0, windowLimit: 0, opened: true }],
+    },
+    link.decoder,
+  );
+  assert.equal(server.state, SessionState.Closed);
+  const last = decodeAll(server.pollTransmit()).at(-1);
+  assert.equal(last?.kind === "close" && last.code, WIRE_CODES.PROTOCOL_ERROR);
+});
+
+test("a client sending anything between its HELLO and the reply is refused", () => {
+  const link = new ServerLink(1000);
+  link.receive(
+    concatBytes([
+      encodePreamble(1),
+      encodeFrameBytes({ kind: "hello", receiveWindow: 1, authMethod: 1, authData: new Uint8Array() }),
+    ]),
+  );
+  const failureOf = (l: ServerLink): string | undefined => l.failure?.code;
+  assert.equal(failureOf(link), undefined);
+  link.receive(encodeFrameBytes({ kind: "ping", timestamp: 1 }));
+  assert.equal(failureOf(link), "PROTOCOL_ERROR");
+});
+
+test("the link replaced by a resume is sent CLOSE REPLACED before it is cut", () => {
+  const sim = new Sim({ limits: {} });
+  sim.connect();
+  sim.pump(1 << 20);
+  const oldLink = sim.server!.currentLink;
+  sim.cut(0, 0, false);
+  sim.settle();
+  const closing = sim.serverApp.events.find((e) => e.type === "close-link" && e.link === oldLink);
+  assert.ok(closing?.type === "close-link" && closing.farewell);
+  const [farewell] = decodeAll(closing.farewell);
+  assert.equal(farewell?.kind === "close" && farewell.code, WIRE_CODES.REPLACED);
+});
+
+test("a client that never confirms RESETs cannot make the server track unbounded channels", () => {
+  const env = new FakeEnv();
+  const server = newServer(env, { maxChannels: 1 });
+  const link = server.currentLink!;
+  const opens: Uint8Array[] = [];
+  for (let id = 1; id <= MAX_TRACKED_CHANNELS + 1; id++)
+    opens.push(encodeFrameBytes({ kind: "open", channel: id, target: "a" }));
+  server.receive(link, concatBytes(opens));
+  assert.equal(server.state, SessionState.Closed);
+  const last = decodeAll(server.pollTransmit()).at(-1);
+  assert.equal(last?.kind === "close" && last.code, WIRE_CODES.PROTOCOL_ERROR);
+});
