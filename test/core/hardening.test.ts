@@ -155,3 +155,87 @@ test("a client that never confirms RESETs cannot make the server track unbounded
   const last = decodeAll(server.pollTransmit()).at(-1);
   assert.equal(last?.kind === "close" && last.code, WIRE_CODES.PROTOCOL_ERROR);
 });
+
+test("a channel reset during an outage, with unacknowledged data, does not break the resume", () => {
+  const sim = new Sim({ limits: {} });
+  sim.connect();
+  sim.pump(1 << 20);
+  const id = sim.client.openChannel("default");
+  sim.clientApp.active.add(id);
+  sim.pump(1 << 20);
+  sim.cut(0, 0, true);
+  sim.client.write(id, new Uint8Array(100)); // buffered, never sent
+  sim.client.reset(id, "CHANNEL_ABORTED");
+  sim.settle();
+  assert.equal(sim.client.state, SessionState.Established, "the session survived the resume");
+  assert.equal(sim.serverApp.resets.get(id), "CHANNEL_ABORTED");
+  assert.deepEqual(sim.client.channelIds(), []);
+});
+
+test("a channel reset before WELCOME is never opened on the server", () => {
+  const sim = new Sim({ limits: {} });
+  const id = sim.client.openChannel("default");
+  sim.client.reset(id, "CHANNEL_ABORTED");
+  sim.connect();
+  sim.settle();
+  assert.equal(sim.client.state, SessionState.Established);
+  assert.ok(!sim.serverApp.events.some((e) => e.type === "open-request"), "no OPEN reached the server");
+  assert.deepEqual(sim.client.channelIds(), []);
+});
+
+test("a partial frame right behind HELLO is refused like a whole one", () => {
+  const link = new ServerLink(1000);
+  const hello = encodeFrameBytes({
+    kind: "hello",
+    receiveWindow: 1,
+    authMethod: 1,
+    authData: new Uint8Array(),
+  });
+  const ping = encodeFrameBytes({ kind: "ping", timestamp: 1 });
+  link.receive(concatBytes([encodePreamble(1), hello, ping.subarray(0, 4)]));
+  assert.equal(link.failure?.code, "PROTOCOL_ERROR");
+});
+
+test("the session timeout keeps running while a resume attempt is in progress", () => {
+  const sim = new Sim({ limits: { handshakeTimeoutMs: 100_000 }, params: { sessionTimeoutMs: 10_000 } });
+  sim.connect();
+  sim.pump(1 << 20);
+  sim.cut(0, 0, true);
+  sim.env.advance(9_000);
+  sim.client.linkUp(); // a RESUME goes out, and no answer ever comes
+  assert.equal(sim.client.state, SessionState.Resuming);
+  sim.env.advance(1_000);
+  sim.client.tick();
+  assert.equal(sim.client.state, SessionState.Closed);
+  assert.ok(sim.client.takeEvents().some((e) => e.type === "closed" && e.code === "SESSION_EXPIRED"));
+});
+
+test("the encoder refuses codes that are not u16 and tables out of order", () => {
+  expectLifelineError(
+    () => encodeFrameBytes({ kind: "reset", channel: 1, code: 0x1_0000 }),
+    "FRAME_MALFORMED",
+  );
+  expectLifelineError(
+    () =>
+      encodeFrameBytes({
+        kind: "resumed",
+        resumeSecret: new Uint8Array(32),
+        highestChannel: 5,
+        channels: [
+          { channel: 3, received: 0, windowLimit: 0, opened: false },
+          { channel: 2, received: 0, windowLimit: 0, opened: false },
+        ],
+      }),
+    "FRAME_MALFORMED",
+  );
+  expectLifelineError(
+    () =>
+      encodeFrameBytes({
+        kind: "resumed",
+        resumeSecret: new Uint8Array(31),
+        highestChannel: 0,
+        channels: [],
+      }),
+    "FRAME_MALFORMED",
+  );
+});

@@ -10,6 +10,8 @@ import {
   MAX_OFFSET,
   MAX_TRACKED_CHANNELS,
   PREAMBLE_SIZE,
+  RESUME_SECRET_SIZE,
+  SESSION_ID_SIZE,
 } from "../constants.js";
 import { LifelineError } from "../errors.js";
 import { encodeUtf8 } from "../text.js";
@@ -49,7 +51,7 @@ export function encodeFrame(frame: Frame): Uint8Array[] {
     }
     case "reset": {
       const out = header(FrameType.Reset, frame.channel, 2);
-      writeU16(out, FRAME_HEADER_SIZE, frame.code);
+      writeCode(out, FRAME_HEADER_SIZE, frame.code);
       return [out];
     }
     case "open": {
@@ -71,13 +73,13 @@ export function encodeFrame(frame: Frame): Uint8Array[] {
     }
     case "goaway": {
       const out = header(FrameType.GoAway, 0, 2);
-      writeU16(out, FRAME_HEADER_SIZE, frame.code);
+      writeCode(out, FRAME_HEADER_SIZE, frame.code);
       return [out];
     }
     case "close": {
       const reason = truncateUtf8(encodeUtf8(frame.reason), MAX_CLOSE_REASON);
       const out = header(FrameType.Close, 0, 2 + reason.length);
-      writeU16(out, FRAME_HEADER_SIZE, frame.code);
+      writeCode(out, FRAME_HEADER_SIZE, frame.code);
       out.set(reason, FRAME_HEADER_SIZE + 2);
       return [out];
     }
@@ -96,8 +98,8 @@ export function encodeFrame(frame: Frame): Uint8Array[] {
     case "welcome": {
       const out = header(FrameType.Welcome, 0, 68);
       let at = FRAME_HEADER_SIZE;
-      out.set(frame.sessionId, at);
-      out.set(frame.resumeSecret, at + 16);
+      out.set(fixed("session id", frame.sessionId, SESSION_ID_SIZE), at);
+      out.set(fixed("resume secret", frame.resumeSecret, RESUME_SECRET_SIZE), at + 16);
       at += 48;
       for (const v of [
         frame.sessionTimeoutMs,
@@ -113,14 +115,14 @@ export function encodeFrame(frame: Frame): Uint8Array[] {
     }
     case "resume": {
       const out = header(FrameType.Resume, 0, 48 + tableSize(frame));
-      out.set(frame.sessionId, FRAME_HEADER_SIZE);
-      out.set(frame.resumeSecret, FRAME_HEADER_SIZE + 16);
+      out.set(fixed("session id", frame.sessionId, SESSION_ID_SIZE), FRAME_HEADER_SIZE);
+      out.set(fixed("resume secret", frame.resumeSecret, RESUME_SECRET_SIZE), FRAME_HEADER_SIZE + 16);
       writeTable(out, FRAME_HEADER_SIZE + 48, frame);
       return [out];
     }
     case "resumed": {
       const out = header(FrameType.Resumed, 0, 32 + tableSize(frame));
-      out.set(frame.resumeSecret, FRAME_HEADER_SIZE);
+      out.set(fixed("resume secret", frame.resumeSecret, RESUME_SECRET_SIZE), FRAME_HEADER_SIZE);
       writeTable(out, FRAME_HEADER_SIZE + 32, frame);
       return [out];
     }
@@ -150,7 +152,7 @@ function header(
   allocatePayload = payloadLength,
 ): Uint8Array {
   const isSessionFrame = type < FrameType.Open || type >= FrameType.Ping;
-  if (isSessionFrame ? channel !== 0 : channel < 1 || channel > 0xffff_ffff) {
+  if (isSessionFrame ? channel !== 0 : !Number.isInteger(channel) || channel < 1 || channel > 0xffff_ffff) {
     throw invalid(`frame type 0x${type.toString(16)} cannot be sent on channel ${channel}`);
   }
   const out = new Uint8Array(FRAME_HEADER_SIZE + allocatePayload);
@@ -158,6 +160,18 @@ function header(
   writeU32(out, 1, channel);
   writeU32(out, 5, payloadLength);
   return out;
+}
+
+/** Writes a u16 close/reset code, refusing values that would be silently truncated. */
+function writeCode(out: Uint8Array, at: number, code: number): void {
+  if (!Number.isInteger(code) || code < 0 || code > 0xffff) throw invalid(`code ${code} is not a u16`);
+  writeU16(out, at, code);
+}
+
+/** Refuses a fixed-size byte field of the wrong length. */
+function fixed(name: string, bytes: Uint8Array, size: number): Uint8Array {
+  if (bytes.length !== size) throw invalid(`${name} must be ${size} bytes, not ${bytes.length}`);
+  return bytes;
 }
 
 /** Writes a u64 field, refusing values a receiver would reject. */
@@ -181,7 +195,12 @@ function writeTable(out: Uint8Array, at: number, table: ChannelTable): void {
   writeU32(out, at, table.highestChannel);
   writeU32(out, at + 4, table.channels.length);
   at += 8;
+  let previous = 0;
   for (const c of table.channels) {
+    if (!Number.isInteger(c.channel) || c.channel <= previous || c.channel > table.highestChannel) {
+      throw invalid("channel table ids must be integers, ascending, and not above the highest id");
+    }
+    previous = c.channel;
     writeU32(out, at, c.channel);
     writeOffset(out, at + 4, c.received);
     writeOffset(out, at + 12, c.windowLimit);

@@ -25,25 +25,12 @@ export class ClientSession extends Session {
   private sessionId: Uint8Array | undefined;
   private resumeSecret: Uint8Array | undefined;
   private goawayCode: number | undefined;
-  private welcome: WelcomeFrame | undefined;
 
   constructor(
     private readonly options: ClientSessionOptions,
     env: SessionEnv,
   ) {
     super("client", resolveLimits(options.limits), env, SessionState.Idle);
-  }
-
-  /** Session parameters announced by the server, once established. */
-  get serverParams(): Readonly<WelcomeFrame> | undefined {
-    return this.welcome;
-  }
-
-  /** Milliseconds until a suspended session expires, or undefined when not suspended. */
-  expiresIn(): number | undefined {
-    if (this.state !== SessionState.Suspended && this.state !== SessionState.Resuming) return undefined;
-    if (!this.params) return undefined;
-    return Math.max(0, this.suspendedAt + this.params.sessionTimeoutMs - this.env.now());
   }
 
   /** A new transport is connected: sends HELLO or RESUME on it. Returns the link's number. */
@@ -125,7 +112,6 @@ export class ClientSession extends Session {
   }
 
   private onWelcome(frame: WelcomeFrame): void {
-    this.welcome = frame;
     this.sessionId = frame.sessionId;
     this.resumeSecret = frame.resumeSecret;
     this.params = {
@@ -137,7 +123,12 @@ export class ClientSession extends Session {
     this.peerReceiveWindow = frame.receiveWindow;
     this.transition(SessionState.Established);
     this.emit({ type: "established", sessionId: frame.sessionId });
-    for (const ch of this.channels.values()) {
+    for (const ch of [...this.channels.values()]) {
+      if (ch.isReset) {
+        // Reset before the server ever heard of it: nothing to open, nothing to tell.
+        this.retire(ch);
+        continue;
+      }
       ch.peerWindowLimit = Math.max(ch.peerWindowLimit, frame.receiveWindow);
       this.control.push({ kind: "open", channel: ch.id, target: ch.target });
       this.markReady(ch);

@@ -37,7 +37,7 @@ export class ServerLink {
       this.sendPreamble();
       if (frames.length === 0) return undefined;
       const first = frames[0];
-      if (frames.length > 1) {
+      if (frames.length > 1 || !this.decoder.idle) {
         throw new LifelineError(
           "PROTOCOL_ERROR",
           "frames sent before the handshake reply; a client must wait for it",

@@ -74,6 +74,22 @@ export abstract class Session {
     return this.link?.id;
   }
 
+  /** The session's timers and limits: the server's own, or as announced in WELCOME. */
+  get sessionParams(): Readonly<ServerParams> | undefined {
+    return this.params;
+  }
+
+  /** Milliseconds until a session without a link expires; undefined while a link is attached. */
+  expiresIn(): number | undefined {
+    if (!this.isWithoutLink() || !this.params) return undefined;
+    return Math.max(0, this.suspendedAt + this.params.sessionTimeoutMs - this.env.now());
+  }
+
+  /** Suspended, or trying to resume: the outage clock is running. */
+  protected isWithoutLink(): boolean {
+    return this.current === SessionState.Suspended || this.current === SessionState.Resuming;
+  }
+
   isClosed(): boolean {
     return this.current === SessionState.Closed;
   }
@@ -184,7 +200,7 @@ export abstract class Session {
       this.ackLater.clear();
       this.ackDeadline = Infinity;
     }
-    if (this.current === SessionState.Suspended && this.params) {
+    if (this.isWithoutLink() && this.params) {
       if (now >= this.suspendedAt + this.params.sessionTimeoutMs) {
         this.finish(
           "SESSION_EXPIRED",
@@ -210,7 +226,7 @@ export abstract class Session {
         link.lastPingAt + this.params.keepaliveIntervalMs,
       );
     }
-    if (this.current === SessionState.Suspended && this.params) {
+    if (this.isWithoutLink() && this.params) {
       at = Math.min(at, this.suspendedAt + this.params.sessionTimeoutMs);
     }
     return at === Infinity ? undefined : at;
@@ -371,13 +387,14 @@ export abstract class Session {
     let replayed = 0;
     for (const ch of [...this.channels.values()].sort((a, b) => a.id - b.id)) {
       const row = rows.get(ch.id);
+      if (row && ch.isReset) {
+        // Its buffers were dropped locally when it was reset; only the RESET itself is owed.
+        this.control.push({ kind: "reset", channel: ch.id, code: ch.resetCode as number });
+        continue;
+      }
       if (row) {
         this.bufferedBytes -= ch.acknowledge(row.received, row.windowLimit);
         ch.rewindTo(row.received);
-        if (ch.isReset) {
-          this.control.push({ kind: "reset", channel: ch.id, code: ch.resetCode as number });
-          continue;
-        }
         if (this.role === "server" && ch.opened && !row.opened)
           this.control.push({ kind: "opened", channel: ch.id });
         if (this.role === "client" && row.opened && !ch.opened) this.markOpened(ch);
@@ -567,7 +584,7 @@ export abstract class Session {
   }
 
   /** Forgets a channel; an ACK it still owes the peer is sent first. */
-  private retire(ch: Channel): void {
+  protected retire(ch: Channel): void {
     if ((this.ackNow.has(ch) || this.ackLater.has(ch)) && this.canSendChannelFrames()) {
       this.control.push(this.ackFrame(ch));
     }
