@@ -1,0 +1,237 @@
+/**
+ * One client session: dials, completes the handshake, carries channels, and after every link loss
+ * reconnects (at once, then with jittered backoff capped at 1 s) until the session resumes or its
+ * timeout runs out.
+ */
+import { randomInt } from "node:crypto";
+import type { Duplex } from "node:stream";
+import {
+  AuthMethod,
+  ClientSession,
+  SessionState,
+  toHex,
+  type ErrorCode,
+  type SessionEvent,
+  type SessionLimits,
+} from "../core/index.js";
+import type { HostPort } from "../ops/address.js";
+import type { EventLog } from "../ops/log.js";
+import { nodeEnv } from "../transport/node-env.js";
+import { SessionPump } from "../transport/session-pump.js";
+import { backoffDelay } from "./backoff.js";
+import { dial, UnreachableError } from "./dialer.js";
+import { SecurityError, type Verification } from "./verify.js";
+
+export interface RunnerConfig {
+  server: HostPort;
+  target: string;
+  verification: Verification;
+  token: Uint8Array;
+  limits: Partial<SessionLimits>;
+  /** Time allowed for TCP + TLS on one attempt, in milliseconds. */
+  dialTimeoutMs: number;
+}
+
+/** The server refused this client (token, method, rate limit): falling back would be a downgrade. */
+export class RefusedError extends SecurityError {}
+
+const REFUSALS: readonly ErrorCode[] = ["AUTH_FAILED", "AUTH_METHOD_UNSUPPORTED", "RATE_LIMITED"];
+
+export type ChannelOutcome = "closed" | "reset";
+
+export class ClientRunner {
+  readonly session: ClientSession;
+  readonly pump: SessionPump;
+  private sessionId = "";
+  private reconnecting = false;
+  private pendingStart: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  private readonly channelDone = new Map<number, (outcome: ChannelOutcome) => void>();
+
+  constructor(
+    private readonly config: RunnerConfig,
+    private readonly log: EventLog,
+    private readonly onEnd: (runner: ClientRunner) => void,
+  ) {
+    this.session = new ClientSession(
+      { authMethod: AuthMethod.BearerToken, authData: config.token, limits: config.limits },
+      nodeEnv,
+    );
+    this.pump = new SessionPump(this.session, {
+      onEvent: (event) => this.onEvent(event),
+      onBackpressure: (channel, paused) =>
+        paused
+          ? this.log.info("buffer.full", "send buffer full: input paused", {
+              session: this.sessionId,
+              channel,
+              buffered: this.session.bufferedTotal,
+            })
+          : this.log.info("buffer.released", "send buffer has room: input resumed", {
+              session: this.sessionId,
+              channel,
+            }),
+    });
+  }
+
+  /** True while new channels may join this session. */
+  get usable(): boolean {
+    return !this.session.isClosed() && !this.goingAway;
+  }
+
+  private goingAway = false;
+
+  /** Dials and completes HELLO/WELCOME. Rejects with UnreachableError, SecurityError or RefusedError. */
+  async start(): Promise<void> {
+    this.log.info("link.connecting", "connecting to the reliability service", { server: this.config.server });
+    const { socket, note } = await dial(
+      this.config.server,
+      this.config.verification,
+      this.config.dialTimeoutMs,
+    );
+    if (note) this.log.warn("link.connected", note);
+    const established = new Promise<void>((resolve, reject) => (this.pendingStart = { resolve, reject }));
+    this.pump.attachLink(this.session.linkUp(), socket);
+    await established;
+  }
+
+  /** Carries `socket` on a new channel of this session; `done` learns how the channel ended. */
+  openChannel(socket: Duplex, done?: (outcome: ChannelOutcome) => void): number {
+    const channel = this.session.openChannel(this.config.target);
+    if (done) this.channelDone.set(channel, done);
+    this.pump.attachChannel(channel, socket);
+    return channel;
+  }
+
+  /** Ends the session for good (the application is done, or the agent stops). */
+  close(): void {
+    this.session.close("NORMAL", "the client is done");
+    this.pump.service();
+  }
+
+  private onEvent(event: SessionEvent): void {
+    switch (event.type) {
+      case "established":
+        this.sessionId = toHex(event.sessionId);
+        this.log.info("session.created", "session established", {
+          session: this.sessionId,
+          server: this.config.server,
+        });
+        this.pendingStart?.resolve();
+        this.pendingStart = undefined;
+        break;
+      case "state":
+        if (event.to === SessionState.Idle && this.pendingStart) {
+          this.pendingStart.reject(new UnreachableError("the link was lost before the server answered"));
+          this.pendingStart = undefined;
+        }
+        break;
+      case "suspended": {
+        const left = this.session.expiresIn();
+        this.log.warn(
+          "link.lost",
+          `connection lost (${event.reason}), reconnecting: ${Math.round((left ?? 0) / 1000)} s left, ${this.session.bufferedTotal} bytes buffered`,
+          {
+            session: this.sessionId,
+            reason: event.reason,
+            secondsLeft: Math.round((left ?? 0) / 1000),
+            buffered: this.session.bufferedTotal,
+          },
+        );
+        void this.reconnect();
+        break;
+      }
+      case "resumed":
+        this.log.info("session.resumed", `resumed after ${event.outageMs} ms`, {
+          session: this.sessionId,
+          outageMs: event.outageMs,
+          replayedBytes: event.replayedBytes,
+        });
+        break;
+      case "goaway":
+        this.goingAway = true;
+        break;
+      case "channel-closed":
+        this.finishChannel(event.channel, "closed");
+        break;
+      case "channel-reset":
+        this.finishChannel(event.channel, "reset");
+        break;
+      case "closed":
+        this.onClosed(event.code, event.reason, event.remote);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onClosed(code: ErrorCode, reason: string, remote: boolean): void {
+    if (this.pendingStart) {
+      const refused = REFUSALS.includes(code);
+      const message = `the server refused the session: ${code}${reason ? ` (${reason})` : ""}`;
+      this.pendingStart.reject(refused ? new RefusedError(message) : new UnreachableError(message));
+      this.pendingStart = undefined;
+    } else if (code === "SESSION_EXPIRED") {
+      this.log.warn(
+        "session.expired",
+        "session expired: the link stayed down past the session timeout; local connections closed",
+        {
+          session: this.sessionId,
+        },
+      );
+    } else {
+      this.log.info("session.closed", `session closed: ${code}`, {
+        session: this.sessionId,
+        code,
+        reason,
+        remote,
+      });
+    }
+    for (const channel of [...this.channelDone.keys()]) this.finishChannel(channel, "reset");
+    this.onEnd(this);
+  }
+
+  private finishChannel(channel: number, outcome: ChannelOutcome): void {
+    const done = this.channelDone.get(channel);
+    this.channelDone.delete(channel);
+    done?.(outcome);
+  }
+
+  /** Dials until a link is up again, the session closes, or a security check fails. */
+  private async reconnect(): Promise<void> {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    try {
+      for (let attempt = 0; this.session.state === SessionState.Suspended; attempt++) {
+        const delay = backoffDelay(attempt, () => randomInt(1_000_000) / 1_000_000);
+        if (delay > 0) await sleep(delay);
+        if (this.session.state !== SessionState.Suspended) return;
+        try {
+          const { socket } = await dial(
+            this.config.server,
+            this.config.verification,
+            this.config.dialTimeoutMs,
+          );
+          if (this.session.state !== SessionState.Suspended) {
+            socket.destroy();
+            return;
+          }
+          this.pump.attachLink(this.session.linkUp(), socket);
+          return;
+        } catch (err) {
+          if (err instanceof SecurityError) {
+            this.log.error("security.failed", err.message, { session: this.sessionId });
+            this.session.close("NORMAL", "the server failed verification");
+            this.pump.service();
+            return;
+          }
+          this.log.debug("link.failed", (err as Error).message, { session: this.sessionId, attempt });
+        }
+      }
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

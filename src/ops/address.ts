@@ -1,0 +1,22 @@
+/** HOST:PORT parsing shared by every flag that takes an address ("[::1]:2598" for IPv6). */
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export function parseHostPort(text: string, defaultPort?: number): HostPort {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  const plain = /^([^:[\]]+)(?::(\d+))?$/.exec(text);
+  const m = bracketed ?? plain;
+  if (!m || !m[1]) throw new Error(`not HOST:PORT: ${JSON.stringify(text)}`);
+  const port = m[2] === undefined ? defaultPort : Number(m[2]);
+  if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`bad or missing port in ${JSON.stringify(text)}`);
+  }
+  return { host: m[1], port };
+}
+
+export function formatHostPort({ host, port }: HostPort): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}

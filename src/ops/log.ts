@@ -1,0 +1,65 @@
+/**
+ * Structured JSON logs on stderr, one object per line, each with a stable `event` code from the
+ * catalogue in docs/EVENTS.md. Admins read these the way the seed's admin reads the event viewer.
+ */
+import { pino, type Logger } from "pino";
+
+export type EventCode =
+  | "listening"
+  | "certificate.created"
+  | "tokens.created"
+  | "session.created"
+  | "session.interrupted"
+  | "session.resumed"
+  | "session.expired"
+  | "session.closed"
+  | "resume.refused"
+  | "auth.failed"
+  | "handshake.failed"
+  | "channel.opened"
+  | "channel.closed"
+  | "channel.refused"
+  | "target.unreachable"
+  | "buffer.full"
+  | "buffer.released"
+  | "link.connecting"
+  | "link.connected"
+  | "link.failed"
+  | "link.lost"
+  | "fallback.used"
+  | "fallback.failed"
+  | "security.failed"
+  | "server.draining"
+  | "server.stopped";
+
+export type Level = "debug" | "info" | "warn" | "error";
+
+export type EventFields = Record<string, unknown>;
+
+export class EventLog {
+  private readonly logger: Logger;
+
+  constructor(
+    role: string,
+    level: Level | "silent" = "info",
+    destination: NodeJS.WritableStream = process.stderr,
+  ) {
+    this.logger = pino({ level, base: { role }, messageKey: "msg" }, destination as pino.DestinationStream);
+  }
+
+  debug(event: EventCode, msg: string, fields: EventFields = {}): void {
+    this.logger.debug({ event, ...fields }, msg);
+  }
+
+  info(event: EventCode, msg: string, fields: EventFields = {}): void {
+    this.logger.info({ event, ...fields }, msg);
+  }
+
+  warn(event: EventCode, msg: string, fields: EventFields = {}): void {
+    this.logger.warn({ event, ...fields }, msg);
+  }
+
+  error(event: EventCode, msg: string, fields: EventFields = {}): void {
+    this.logger.error({ event, ...fields }, msg);
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * One session on the server: the core session, its pump, and the target connections its channels
+ * open. Logs the session's lifecycle with the event codes of docs/EVENTS.md.
+ */
+import { connect, type Socket } from "node:net";
+import { toHex, type ServerSession, type SessionEvent } from "../core/index.js";
+import { formatHostPort } from "../ops/address.js";
+import type { EventLog } from "../ops/log.js";
+import { SessionPump } from "../transport/session-pump.js";
+import type { Targets } from "./targets.js";
+
+export class ServedSession {
+  readonly id: string;
+  readonly pump: SessionPump;
+  client: string;
+
+  constructor(
+    readonly session: ServerSession,
+    private readonly targets: Targets,
+    private readonly log: EventLog,
+    client: string,
+    private readonly onClosed: (served: ServedSession, expired: boolean) => void,
+  ) {
+    this.id = toHex(session.sessionId);
+    this.client = client;
+    this.pump = new SessionPump(session, {
+      onEvent: (event) => this.onEvent(event),
+      onBackpressure: (channel, paused) => this.onBackpressure(channel, paused),
+    });
+  }
+
+  private onEvent(event: SessionEvent): void {
+    const session = this.id;
+    switch (event.type) {
+      case "established":
+        this.log.info("session.created", "session created", { session, client: this.client });
+        break;
+      case "suspended":
+        this.log.warn("session.interrupted", "session interrupted: link lost, keeping targets open", {
+          session,
+          reason: event.reason,
+          timeoutMs: this.session.sessionParams?.sessionTimeoutMs,
+        });
+        break;
+      case "resumed":
+        this.log.info("session.resumed", "session resumed", {
+          session,
+          client: this.client,
+          outageMs: event.outageMs,
+          replayedBytes: event.replayedBytes,
+        });
+        break;
+      case "open-request":
+        this.openTarget(event.channel, event.target);
+        break;
+      case "channel-closed":
+        this.log.debug("channel.closed", "channel closed", { session, channel: event.channel });
+        break;
+      case "closed": {
+        const expired = event.code === "SESSION_EXPIRED";
+        if (expired) {
+          this.log.warn(
+            "session.expired",
+            "session expired: no resume within the session timeout; target connections closed",
+            {
+              session,
+            },
+          );
+        } else {
+          this.log.info("session.closed", "session closed", {
+            session,
+            code: event.code,
+            reason: event.reason,
+            remote: event.remote,
+          });
+        }
+        this.onClosed(this, expired);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private onBackpressure(channel: number, paused: boolean): void {
+    const fields = { session: this.id, channel, buffered: this.session.bufferedTotal };
+    if (paused) this.log.info("buffer.full", "send buffer full: reading from the target paused", fields);
+    else this.log.info("buffer.released", "send buffer has room: reading from the target resumed", fields);
+  }
+
+  private openTarget(channel: number, name: string): void {
+    const target = this.targets.get(name);
+    if (!target) {
+      this.log.warn("channel.refused", "channel refused: no such target", {
+        session: this.id,
+        channel,
+        target: name,
+      });
+      this.session.reset(channel, "TARGET_UNKNOWN");
+      this.pump.service();
+      return;
+    }
+    const socket: Socket = connect({ host: target.host, port: target.port, allowHalfOpen: true });
+    socket.setNoDelay(true);
+    let connected = false;
+    socket.once("connect", () => {
+      connected = true;
+      this.session.acceptChannel(channel);
+      this.log.info("channel.opened", "channel opened", { session: this.id, channel, target: name });
+      this.pump.service();
+    });
+    socket.once("error", (err) => {
+      if (connected) return;
+      this.log.warn("target.unreachable", "target unreachable", {
+        session: this.id,
+        channel,
+        target: name,
+        address: formatHostPort(target),
+        error: err.message,
+      });
+      this.session.reset(channel, "TARGET_UNREACHABLE");
+      this.pump.service();
+    });
+    // Writes from the client are buffered by the socket until it connects.
+    this.pump.attachChannel(channel, socket);
+  }
+}

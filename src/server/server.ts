@@ -1,0 +1,250 @@
+/**
+ * `lifeline serve`: the session reliability service. Accepts TLS links, authenticates new
+ * sessions, resumes existing ones on new links, and connects channels to configured targets only.
+ */
+import { createServer, type Server, type TLSSocket } from "node:tls";
+import type { AddressInfo } from "node:net";
+import {
+  AuthMethod,
+  LifelineError,
+  ServerLink,
+  ServerSession,
+  toHex,
+  type ErrorCode,
+  type HelloFrame,
+  type ResumeFrame,
+  type ServerParams,
+  type SessionLimits,
+} from "../core/index.js";
+import { formatHostPort, type HostPort } from "../ops/address.js";
+import type { EventLog } from "../ops/log.js";
+import { nodeEnv } from "../transport/node-env.js";
+import { FailureLimiter } from "./rate-limit.js";
+import { ServedSession } from "./served-session.js";
+import type { Targets } from "./targets.js";
+import type { TokenSet } from "./tokens.js";
+
+export interface ServerConfig {
+  listen: HostPort;
+  targets: Targets;
+  tokens: TokenSet;
+  cert: string;
+  key: string;
+  params: ServerParams;
+  limits: Partial<SessionLimits>;
+  /** Most sessions at once; HELLO beyond it is refused with SERVER_BUSY. */
+  maxSessions: number;
+  /** A link that has not sent HELLO or RESUME after this many milliseconds is dropped. */
+  handshakeTimeoutMs: number;
+  /** Failed authentications or resumes allowed per source address per minute. */
+  maxFailuresPerMinute: number;
+}
+
+/** How many expired session ids are remembered, to answer SESSION_EXPIRED rather than UNKNOWN_SESSION. */
+const EXPIRED_MEMORY = 65536;
+
+export class LifelineServer {
+  private readonly sessions = new Map<string, ServedSession>();
+  private readonly expired = new Set<string>();
+  private readonly failures: FailureLimiter;
+  private readonly handshakes = new Set<TLSSocket>();
+  private server: Server | undefined;
+  private draining = false;
+
+  constructor(
+    private readonly config: ServerConfig,
+    private readonly log: EventLog,
+  ) {
+    this.failures = new FailureLimiter(
+      { maxFailures: config.maxFailuresPerMinute, windowMs: 60_000, maxTracked: 100_000 },
+      nodeEnv.now,
+    );
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
+  start(): Promise<AddressInfo> {
+    const server = createServer(
+      {
+        cert: this.config.cert,
+        key: this.config.key,
+        minVersion: "TLSv1.3",
+        // The TLS handshake counts against the same deadline as ours: silent clients are dropped.
+        handshakeTimeout: this.config.handshakeTimeoutMs,
+      },
+      (socket) => this.onLink(socket),
+    );
+    this.server = server;
+    server.on("tlsClientError", (err, socket) => {
+      this.log.debug("handshake.failed", "TLS handshake failed", {
+        client: peer(socket),
+        error: err.message,
+      });
+    });
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.config.listen.port, this.config.listen.host, () => {
+        server.off("error", reject);
+        const address = server.address() as AddressInfo;
+        this.log.info(
+          "listening",
+          `listening on ${formatHostPort({ host: address.address, port: address.port })}`,
+          {
+            address: address.address,
+            port: address.port,
+            targets: Object.fromEntries(
+              [...this.config.targets].map(([name, hp]) => [name, formatHostPort(hp)]),
+            ),
+          },
+        );
+        resolve(address);
+      });
+    });
+  }
+
+  /**
+   * Graceful stop (SIGTERM): stop accepting, tell every client the server is going away, and close
+   * every target connection fully.
+   */
+  async stop(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    this.log.info("server.draining", "stopping: closing sessions", { sessions: this.sessions.size });
+    const closed = new Promise<void>((resolve) =>
+      this.server ? this.server.close(() => resolve()) : resolve(),
+    );
+    for (const socket of this.handshakes) socket.destroy();
+    for (const served of [...this.sessions.values()]) {
+      served.session.close("GOING_AWAY", "the server is shutting down");
+      served.pump.service();
+    }
+    await closed;
+    this.log.info("server.stopped", "stopped");
+  }
+
+  private onLink(socket: TLSSocket): void {
+    const client = peer(socket);
+    socket.setNoDelay(true);
+    const link = new ServerLink(nodeEnv.now() + this.config.handshakeTimeoutMs);
+    this.handshakes.add(socket);
+    const done = (): void => {
+      clearTimeout(deadline);
+      this.handshakes.delete(socket);
+      socket.off("data", onData);
+    };
+    const refuse = (): void => {
+      done();
+      const failure = link.failure as LifelineError;
+      this.log.info("handshake.failed", `link refused: ${failure.message}`, { client, code: failure.code });
+      finish(socket, link.takeOutput());
+    };
+    const onData = (chunk: Buffer): void => {
+      const request = link.receive(chunk);
+      for (const part of link.takeOutput()) socket.write(part);
+      if (link.failure) return refuse();
+      if (!request) return;
+      done();
+      // Synchronous hand-over: the next "data" event already goes to the session's pump.
+      if (request.kind === "hello") this.onHello(socket, link, request, client);
+      else this.onResume(socket, link, request, client);
+    };
+    const deadline = setTimeout(() => {
+      link.tick(nodeEnv.now());
+      if (link.failure) refuse();
+    }, this.config.handshakeTimeoutMs);
+    socket.on("data", onData);
+    socket.on("error", () => socket.destroy());
+    socket.once("close", done);
+  }
+
+  private onHello(socket: TLSSocket, link: ServerLink, hello: HelloFrame, client: string): void {
+    const address = socket.remoteAddress ?? "?";
+    if (this.failures.blocked(address))
+      return this.refuse(socket, link, "RATE_LIMITED", "too many failed attempts");
+    if (hello.authMethod !== AuthMethod.BearerToken) {
+      return this.refuse(
+        socket,
+        link,
+        "AUTH_METHOD_UNSUPPORTED",
+        `authentication method ${hello.authMethod} is not supported`,
+      );
+    }
+    if (!this.config.tokens.accepts(hello.authData)) {
+      this.failures.recordFailure(address);
+      this.log.warn("auth.failed", "authentication failed: token not accepted", { client });
+      return this.refuse(socket, link, "AUTH_FAILED", "token not accepted");
+    }
+    if (this.draining) return this.refuse(socket, link, "GOING_AWAY", "the server is shutting down");
+    if (this.sessions.size >= this.config.maxSessions) {
+      return this.refuse(
+        socket,
+        link,
+        "SERVER_BUSY",
+        `the server holds its maximum of ${this.config.maxSessions} sessions`,
+      );
+    }
+    const session = new ServerSession(
+      hello,
+      link.decoder,
+      { params: this.config.params, limits: this.config.limits },
+      nodeEnv,
+    );
+    const served = new ServedSession(session, this.config.targets, this.log, client, (s, expired) =>
+      this.forget(s, expired),
+    );
+    this.sessions.set(served.id, served);
+    served.pump.attachLink(session.currentLink as number, socket);
+  }
+
+  private onResume(socket: TLSSocket, link: ServerLink, resume: ResumeFrame, client: string): void {
+    const address = socket.remoteAddress ?? "?";
+    if (this.failures.blocked(address))
+      return this.refuse(socket, link, "RATE_LIMITED", "too many failed attempts");
+    const id = toHex(resume.sessionId);
+    const served = this.sessions.get(id);
+    const refusal: ErrorCode | undefined = served
+      ? served.session.checkResume(resume)
+      : this.expired.has(id)
+        ? "SESSION_EXPIRED"
+        : "UNKNOWN_SESSION";
+    if (refusal || !served) {
+      if (refusal === "BAD_SECRET" || refusal === "UNKNOWN_SESSION") this.failures.recordFailure(address);
+      const why = refusal ?? "UNKNOWN_SESSION";
+      this.log.warn("resume.refused", `resume refused: ${why}`, { client, session: id, reason: why });
+      return this.refuse(socket, link, why, "resume refused");
+    }
+    served.client = client;
+    served.pump.attachLink(served.session.resume(resume, link.decoder), socket);
+  }
+
+  private refuse(socket: TLSSocket, link: ServerLink, code: ErrorCode, reason: string): void {
+    link.refuse(new LifelineError(code, reason));
+    finish(socket, link.takeOutput());
+  }
+
+  private forget(served: ServedSession, expired: boolean): void {
+    this.sessions.delete(served.id);
+    if (!expired) return;
+    this.expired.add(served.id);
+    if (this.expired.size > EXPIRED_MEMORY) {
+      const oldest = this.expired.values().next().value;
+      if (oldest !== undefined) this.expired.delete(oldest);
+    }
+  }
+}
+
+function peer(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
+  return socket.remoteAddress
+    ? formatHostPort({ host: socket.remoteAddress, port: socket.remotePort ?? 0 })
+    : "unknown";
+}
+
+/** Writes the last bytes and closes; a peer that never reads is cut after a grace period. */
+function finish(socket: TLSSocket, last: Uint8Array[]): void {
+  for (const part of last) socket.write(part);
+  socket.end();
+  setTimeout(() => socket.destroy(), 2000).unref();
+}

@@ -1,0 +1,39 @@
+/**
+ * Accepted client tokens: one per line in a file, blank lines and `#` comments ignored. Tokens
+ * are compared as SHA-256 digests with a constant-time compare against every entry, so neither
+ * the content nor the length of a guess leaks through timing.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+
+export class TokenSet {
+  private readonly digests: Buffer[];
+
+  constructor(tokens: readonly string[]) {
+    if (tokens.length === 0) throw new Error("the token list is empty: no client could ever connect");
+    this.digests = tokens.map(digest);
+  }
+
+  static fromFile(path: string): TokenSet {
+    const tokens = readFileSync(path, "utf8")
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line !== "" && !line.startsWith("#"));
+    try {
+      return new TokenSet(tokens);
+    } catch (err) {
+      throw new Error(`${path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  accepts(token: Uint8Array): boolean {
+    const d = digest(token);
+    let ok = false;
+    for (const known of this.digests) ok = timingSafeEqual(known, d) || ok;
+    return ok;
+  }
+}
+
+function digest(token: string | Uint8Array): Buffer {
+  return createHash("sha256").update(token).digest();
+}

@@ -1,0 +1,243 @@
+/**
+ * Drives a sans-I/O core session over Node streams: one link (TLS socket or WebSocket stream) and
+ * one duplex per channel (a local application socket, or a target socket on the server).
+ *
+ * Backpressure both ways:
+ * - application → session: a short `session.write` pauses the socket, and the rest of that chunk
+ *   waits here until the core reports "writable" (so at most one read chunk per channel is held
+ *   outside the core's budget);
+ * - session → application: delivered bytes are consumed (opening the peer's window) only when the
+ *   socket has flushed them;
+ * - session → link: transmission stops while the link socket needs "drain".
+ */
+import type { Duplex } from "node:stream";
+import type { Session, SessionEvent } from "../core/index.js";
+import { nodeEnv } from "./node-env.js";
+
+export interface PumpHooks {
+  /** Every event, after the pump has done its part. */
+  onEvent(event: SessionEvent): void;
+  /** Reading from a channel's socket stopped (send budget full) or started again. */
+  onBackpressure?(channel: number, paused: boolean): void;
+}
+
+interface ChannelPipe {
+  socket: Duplex;
+  /** The unaccepted rest of the last chunk read from the socket. */
+  pending: Uint8Array | undefined;
+  ended: boolean;
+}
+
+export class SessionPump {
+  /** Every link socket still open, by link number; `link` is the current one. */
+  private readonly links = new Map<number, Duplex>();
+  private link: { id: number; socket: Duplex; blocked: boolean } | undefined;
+  private readonly channels = new Map<number, ChannelPipe>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private servicing = false;
+  private again = false;
+
+  constructor(
+    readonly session: Session,
+    private readonly hooks: PumpHooks,
+  ) {}
+
+  /** Attaches `socket` as link number `id` (from linkUp / the server session) and starts reading it. */
+  attachLink(id: number, socket: Duplex): void {
+    this.link = { id, socket, blocked: false };
+    this.links.set(id, socket);
+    socket.on("data", (chunk: Buffer) => {
+      this.session.receive(id, chunk);
+      this.service();
+    });
+    const down = (): void => {
+      this.links.delete(id);
+      if (this.link?.id === id) this.link = undefined;
+      this.session.linkDown(id);
+      this.service();
+    };
+    socket.once("close", down);
+    socket.on("error", () => socket.destroy());
+    socket.on("drain", () => {
+      if (this.link?.id === id) this.link.blocked = false;
+      this.service();
+    });
+    this.service();
+  }
+
+  get linkSocket(): Duplex | undefined {
+    return this.link?.socket;
+  }
+
+  /** Connects an application socket to `channel`: reads feed the session, deliveries are written. */
+  attachChannel(channel: number, socket: Duplex): void {
+    const pipe: ChannelPipe = { socket, pending: undefined, ended: false };
+    this.channels.set(channel, pipe);
+    socket.on("data", (chunk: Buffer) => {
+      if (this.channels.get(channel) !== pipe) return;
+      this.offer(channel, pipe, chunk);
+      this.service();
+    });
+    socket.on("end", () => {
+      pipe.ended = true;
+      if (!pipe.pending) this.endChannel(channel);
+      this.service();
+    });
+    socket.on("error", () => socket.destroy());
+    socket.once("close", () => {
+      if (this.channels.get(channel) !== pipe) return;
+      this.channels.delete(channel);
+      // Closed without a clean end of input: abort the channel so the far side does not hang.
+      if (!pipe.ended || pipe.pending) this.session.reset(channel, "CHANNEL_ABORTED");
+      this.service();
+    });
+    this.service();
+  }
+
+  /** Processes events, transmits what the session has, and re-arms the timer. Safe to re-enter. */
+  service(): void {
+    if (this.servicing) {
+      this.again = true;
+      return;
+    }
+    this.servicing = true;
+    try {
+      let handled: number;
+      do {
+        this.again = false;
+        const events = this.session.takeEvents();
+        for (const event of events) this.handle(event);
+        handled = events.length;
+        this.transmit();
+      } while (this.again || handled > 0);
+    } finally {
+      this.servicing = false;
+    }
+    this.arm();
+  }
+
+  /** Stops the timer; used when the owner discards the session. */
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  private handle(event: SessionEvent): void {
+    switch (event.type) {
+      case "data": {
+        const pipe = this.channels.get(event.channel);
+        if (!pipe) {
+          this.session.consume(event.channel, event.bytes.length);
+          break;
+        }
+        const n = event.bytes.length;
+        pipe.socket.write(event.bytes, (err) => {
+          if (err) return;
+          this.session.consume(event.channel, n);
+          this.service();
+        });
+        break;
+      }
+      case "eof":
+        this.channels.get(event.channel)?.socket.end();
+        break;
+      case "writable": {
+        const pipe = this.channels.get(event.channel);
+        if (pipe?.pending) this.offer(event.channel, pipe, pipe.pending);
+        break;
+      }
+      case "channel-reset": {
+        const pipe = this.channels.get(event.channel);
+        this.channels.delete(event.channel);
+        pipe?.socket.destroy();
+        break;
+      }
+      case "channel-closed":
+        this.channels.delete(event.channel);
+        break;
+      case "close-link": {
+        const socket = this.links.get(event.link);
+        this.links.delete(event.link);
+        if (this.link?.id === event.link) this.link = undefined;
+        if (socket && event.farewell) {
+          for (const chunk of event.farewell) socket.write(chunk);
+          socket.end();
+        } else {
+          socket?.destroy();
+        }
+        break;
+      }
+      case "closed": {
+        this.transmit();
+        const link = this.link;
+        this.link = undefined;
+        link?.socket.end();
+        for (const pipe of this.channels.values()) pipe.socket.destroy();
+        this.channels.clear();
+        this.dispose();
+        break;
+      }
+      default:
+        break;
+    }
+    this.hooks.onEvent(event);
+  }
+
+  /** Hands `bytes` to the session; holds the rest and pauses the socket if the budget is full. */
+  private offer(channel: number, pipe: ChannelPipe, bytes: Uint8Array): void {
+    if (this.session.isClosed()) return;
+    const took = this.session.write(channel, bytes);
+    if (took < bytes.length) {
+      if (!pipe.pending) this.hooks.onBackpressure?.(channel, true);
+      pipe.pending = bytes.subarray(took);
+      pipe.socket.pause();
+      return;
+    }
+    const wasHeld = pipe.pending !== undefined;
+    pipe.pending = undefined;
+    if (wasHeld) this.hooks.onBackpressure?.(channel, false);
+    if (pipe.ended) this.endChannel(channel);
+    else if (wasHeld) pipe.socket.resume();
+  }
+
+  private endChannel(channel: number): void {
+    if (!this.session.isClosed() && this.session.channelIds().includes(channel)) this.session.end(channel);
+  }
+
+  private transmit(): void {
+    const link = this.link;
+    if (!link) return;
+    while (!link.blocked) {
+      const chunks = this.session.pollTransmit();
+      if (chunks.length === 0) return;
+      link.socket.cork();
+      let ok = true;
+      for (const chunk of chunks) ok = link.socket.write(chunk);
+      link.socket.uncork();
+      if (!ok) link.blocked = true;
+    }
+  }
+
+  private arm(): void {
+    const at = this.session.nextDeadline();
+    if (at === undefined) {
+      this.dispose();
+      return;
+    }
+    if (at === this.timerAt && this.timer) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        this.session.tick();
+        this.service();
+      },
+      Math.max(0, at - nodeEnv.now()),
+    );
+    this.timer.unref();
+  }
+}
