@@ -1,6 +1,8 @@
 /** Command-line entry point: parses arguments and hands over to the roles. */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { connectCommand } from "./connect.js";
+import { serveCommand } from "./serve.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -11,7 +13,9 @@ export function buildProgram(): Command {
     .description(
       "Session reliability for any TCP protocol: a TLS tunnel whose sessions survive link loss, roaming and silent black-holes.",
     )
-    .version(pkg.version, "-V, --version");
+    .version(pkg.version, "-V, --version")
+    .addCommand(serveCommand())
+    .addCommand(connectCommand());
 }
 
 await buildProgram().parseAsync(process.argv);

@@ -6,6 +6,7 @@ import { pino, type Logger } from "pino";
 
 export type EventCode =
   | "listening"
+  | "startup.failed"
   | "certificate.created"
   | "tokens.created"
   | "session.created"

@@ -1,0 +1,148 @@
+/** `lifeline connect`: flags → AgentConfig → local listener or stdio. */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command } from "commander";
+import { DEFAULT_LIMITS, resolveLimits } from "../core/index.js";
+import { LifelineAgent } from "../client/agent.js";
+import type { Verification } from "../client/verify.js";
+import type { HostPort } from "../ops/address.js";
+import { EventLog } from "../ops/log.js";
+import { defaultStateDir } from "../server/credentials.js";
+import { DEFAULT_TARGET } from "../server/targets.js";
+import { duration, hostPort, logLevel, pin, size } from "./options.js";
+
+interface ConnectFlags {
+  server: HostPort;
+  listen?: HostPort;
+  stdio?: boolean;
+  target: string;
+  ca?: string;
+  pin?: string;
+  knownHosts?: string;
+  tokenFile?: string;
+  fallback: HostPort | boolean;
+  buffer: number;
+  window: number;
+  dialTimeout: number;
+  stateDir: string;
+  logLevel: "debug" | "info" | "warn" | "error" | "silent";
+}
+
+export function connectCommand(): Command {
+  return new Command("connect")
+    .description("carry local TCP connections (or stdin/stdout) over a reliable session to a lifeline server")
+    .requiredOption("--server <host[:port]>", "the lifeline server (port 2598 by default)", hostPort(2598))
+    .option(
+      "--listen <host:port>",
+      "accept local connections here; each becomes a channel (port 0: any free port)",
+      hostPort(),
+    )
+    .option("--stdio", "carry stdin/stdout as one connection (for ssh -o ProxyCommand)")
+    .option("--target <name>", "the server-side target to reach", DEFAULT_TARGET)
+    .option(
+      "--ca <file>",
+      "trust server certificates signed by this CA bundle (or this self-signed certificate)",
+    )
+    .option("--pin <sha256:...>", "trust only the server certificate with this SHA-256 fingerprint", pin)
+    .option("--known-hosts <file>", "trust-on-first-use store (default: known_hosts in the state directory)")
+    .option("--token-file <file>", "file holding the client token (or set LIFELINE_TOKEN)")
+    .option(
+      "--fallback <host:port>",
+      "direct address when the reliability service is down (default: server host, port 1494)",
+      hostPort(1494),
+    )
+    .option("--no-fallback", "never connect directly; fail instead")
+    .option(
+      "--buffer <bytes>",
+      "replay buffer for what the applications send (4MiB, 64k, ...)",
+      size,
+      DEFAULT_LIMITS.sendBudget,
+    )
+    .option("--window <bytes>", "receive window per channel", size, DEFAULT_LIMITS.receiveWindow)
+    .option("--dial-timeout <duration>", "time allowed for one connection attempt", duration, 5000)
+    .option(
+      "--state-dir <dir>",
+      "where known_hosts (and, on the server's machine, its token) live",
+      defaultStateDir(),
+    )
+    .option("--log-level <level>", "debug, info, warn, error or silent", logLevel, "info")
+    .action(async (flags: ConnectFlags) => {
+      const log = new EventLog("connect", flags.logLevel);
+      let agent: LifelineAgent;
+      try {
+        if (Boolean(flags.listen) === Boolean(flags.stdio))
+          throw new Error("give exactly one of --listen and --stdio");
+        agent = new LifelineAgent(buildConfig(flags), log);
+      } catch (err) {
+        log.error("startup.failed", `cannot start: ${(err as Error).message}`);
+        process.exitCode = 2;
+        return;
+      }
+      if (flags.stdio) {
+        process.exitCode = await agent.stdio();
+        await agent.stop();
+        return;
+      }
+      try {
+        await agent.listen(flags.listen as HostPort);
+      } catch (err) {
+        log.error("startup.failed", `cannot listen: ${(err as Error).message}`);
+        process.exitCode = 2;
+        return;
+      }
+      const stop = (): void => void agent.stop().then(() => process.exit(0));
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
+    });
+}
+
+function buildConfig(flags: ConnectFlags) {
+  const fallback =
+    flags.fallback === false
+      ? undefined
+      : flags.fallback === true
+        ? { host: flags.server.host, port: 1494 }
+        : flags.fallback;
+  const limits = resolveLimits({
+    sendBudget: flags.buffer,
+    channelSendBudget: Math.min(flags.buffer, DEFAULT_LIMITS.channelSendBudget),
+    receiveWindow: flags.window,
+  });
+  return {
+    server: flags.server,
+    target: flags.target,
+    verification: verification(flags),
+    token: new TextEncoder().encode(readToken(flags)),
+    limits,
+    dialTimeoutMs: flags.dialTimeout,
+    fallback,
+  };
+}
+
+function verification(flags: ConnectFlags): Verification {
+  if (flags.ca && flags.pin) throw new Error("give at most one of --ca and --pin");
+  if (flags.ca) return { mode: "ca", ca: readFileSync(flags.ca, "utf8") };
+  if (flags.pin) return { mode: "pin", pin: flags.pin };
+  return { mode: "tofu", knownHosts: flags.knownHosts ?? join(flags.stateDir, "known_hosts") };
+}
+
+/** --token-file, else LIFELINE_TOKEN, else the token a server on this machine generated. */
+function readToken(flags: ConnectFlags): string {
+  const fromFile = (path: string): string | undefined =>
+    readFileSync(path, "utf8")
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .find((line) => line !== "" && !line.startsWith("#"));
+  if (flags.tokenFile) {
+    const token = fromFile(flags.tokenFile);
+    if (!token) throw new Error(`${flags.tokenFile} holds no token`);
+    return token;
+  }
+  if (process.env.LIFELINE_TOKEN) return process.env.LIFELINE_TOKEN;
+  const local = join(flags.stateDir, "tokens");
+  const token = existsSync(local) ? fromFile(local) : undefined;
+  if (token) return token;
+  throw new Error(
+    "no token: give --token-file FILE or set LIFELINE_TOKEN (the server prints where its token file is)",
+  );
+}

@@ -1,0 +1,33 @@
+/** Option parsers shared by the subcommands: each turns a flag's text into a value or a clear error. */
+import { InvalidArgumentError } from "commander";
+import { parseHostPort, type HostPort } from "../ops/address.js";
+import { parsePin } from "../ops/fingerprint.js";
+import { parseDuration, parseSize } from "../ops/units.js";
+
+function wrap<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+export const hostPort = (defaultPort?: number): ((text: string) => HostPort) =>
+  wrap((text) => parseHostPort(text, defaultPort));
+export const duration = wrap((text) => parseDuration(text, "s"));
+export const size = wrap(parseSize);
+export const pin = wrap(parsePin);
+export const positiveInt = wrap((text) => {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new Error(`expected a whole number ≥ 1, got ${JSON.stringify(text)}`);
+  return n;
+});
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+export const logLevel = wrap((text) => {
+  if (!["debug", "info", "warn", "error", "silent"].includes(text))
+    throw new Error("one of debug, info, warn, error, silent");
+  return text as "debug" | "info" | "warn" | "error" | "silent";
+});

@@ -1,0 +1,156 @@
+/** `lifeline serve`: flags → ServerConfig → a running LifelineServer. */
+import { Command } from "commander";
+import { DEFAULT_LIMITS, DEFAULT_SERVER_PARAMS, resolveLimits, resolveServerParams } from "../core/index.js";
+import { EventLog } from "../ops/log.js";
+import {
+  defaultStateDir,
+  ensureCertificate,
+  ensureTokenFile,
+  loadCertificate,
+} from "../server/credentials.js";
+import { LifelineServer } from "../server/server.js";
+import { parseTargets } from "../server/targets.js";
+import { TokenSet } from "../server/tokens.js";
+import { collect, duration, hostPort, logLevel, positiveInt, size } from "./options.js";
+import type { HostPort } from "../ops/address.js";
+
+interface ServeFlags {
+  listen: HostPort;
+  target: string[];
+  cert?: string;
+  key?: string;
+  tokens?: string;
+  stateDir: string;
+  sessionTimeout: number;
+  keepalive: number;
+  deadAfter: number;
+  buffer: number;
+  window: number;
+  maxSessions: number;
+  maxChannels: number;
+  handshakeTimeout: number;
+  maxAuthFailures: number;
+  logLevel: "debug" | "info" | "warn" | "error" | "silent";
+}
+
+export function serveCommand(): Command {
+  return new Command("serve")
+    .description("run the session reliability service in front of TCP targets")
+    .option("--listen <host:port>", "address to accept clients on", hostPort(2598), {
+      host: "0.0.0.0",
+      port: 2598,
+    })
+    .option(
+      "--target <[name=]host:port>",
+      'a target clients may reach, by name ("default" if unnamed); repeatable',
+      collect,
+      [],
+    )
+    .option("--cert <file>", "TLS certificate (PEM); default: a self-signed one kept in the state directory")
+    .option("--key <file>", "TLS private key (PEM), with --cert")
+    .option(
+      "--tokens <file>",
+      "accepted client tokens, one per line; default: a generated one in the state directory",
+    )
+    .option("--state-dir <dir>", "where generated certificate and tokens are kept", defaultStateDir())
+    .option(
+      "--session-timeout <duration>",
+      "how long a session outlives its link (180, 180s, 3m)",
+      duration,
+      DEFAULT_SERVER_PARAMS.sessionTimeoutMs,
+    )
+    .option(
+      "--keepalive <duration>",
+      "keepalive interval announced to clients",
+      duration,
+      DEFAULT_SERVER_PARAMS.keepaliveIntervalMs,
+    )
+    .option(
+      "--dead-after <duration>",
+      "a link silent this long is dead",
+      duration,
+      DEFAULT_SERVER_PARAMS.deadAfterMs,
+    )
+    .option("--buffer <bytes>", "replay buffer per session (4MiB, 64k, ...)", size, DEFAULT_LIMITS.sendBudget)
+    .option("--window <bytes>", "receive window per channel", size, DEFAULT_LIMITS.receiveWindow)
+    .option("--max-sessions <n>", "most sessions at once", positiveInt, 10_000)
+    .option("--max-channels <n>", "most channels per session", positiveInt, DEFAULT_SERVER_PARAMS.maxChannels)
+    .option(
+      "--handshake-timeout <duration>",
+      "drop links that do not complete the handshake in time",
+      duration,
+      DEFAULT_LIMITS.handshakeTimeoutMs,
+    )
+    .option(
+      "--max-auth-failures <n>",
+      "failed logins or resumes per source address per minute",
+      positiveInt,
+      10,
+    )
+    .option("--log-level <level>", "debug, info, warn, error or silent", logLevel, "info")
+    .action(async (flags: ServeFlags) => {
+      const log = new EventLog("serve", flags.logLevel);
+      try {
+        const server = new LifelineServer(await buildConfig(flags, log), log);
+        await server.start();
+        const stop = (): void => void server.stop().then(() => process.exit(0));
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
+      } catch (err) {
+        log.error("startup.failed", `cannot start: ${(err as Error).message}`);
+        process.exitCode = 2;
+      }
+    });
+}
+
+async function buildConfig(flags: ServeFlags, log: EventLog) {
+  if ((flags.cert === undefined) !== (flags.key === undefined))
+    throw new Error("--cert and --key go together");
+  const certificate =
+    flags.cert && flags.key
+      ? loadCertificate(flags.cert, flags.key)
+      : await ensureCertificate(flags.stateDir);
+  if (certificate.created) {
+    log.info("certificate.created", `created a self-signed certificate: ${certificate.certPath}`, {
+      path: certificate.certPath,
+      fingerprint: certificate.fingerprint,
+    });
+  }
+  log.info(
+    "certificate.created",
+    `certificate fingerprint ${certificate.fingerprint} (clients: --pin ${certificate.fingerprint})`,
+    {
+      fingerprint: certificate.fingerprint,
+    },
+  );
+  let tokensPath = flags.tokens;
+  if (!tokensPath) {
+    const generated = ensureTokenFile(flags.stateDir);
+    tokensPath = generated.path;
+    if (generated.created)
+      log.info("tokens.created", `created a client token in ${generated.path} (mode 0600)`, {
+        path: generated.path,
+      });
+  }
+  return {
+    listen: flags.listen,
+    targets: parseTargets(flags.target),
+    tokens: TokenSet.fromFile(tokensPath),
+    cert: certificate.cert,
+    key: certificate.key,
+    params: resolveServerParams({
+      sessionTimeoutMs: flags.sessionTimeout,
+      keepaliveIntervalMs: flags.keepalive,
+      deadAfterMs: flags.deadAfter,
+      maxChannels: flags.maxChannels,
+    }),
+    limits: resolveLimits({
+      sendBudget: flags.buffer,
+      channelSendBudget: Math.min(flags.buffer, DEFAULT_LIMITS.channelSendBudget),
+      receiveWindow: flags.window,
+    }),
+    maxSessions: flags.maxSessions,
+    handshakeTimeoutMs: flags.handshakeTimeout,
+    maxFailuresPerMinute: flags.maxAuthFailures,
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * `lifeline connect`: carries local TCP connections (or stdin/stdout) over one reliable session.
+ *
+ * Fallback, as the seed describes: when the reliability service cannot be reached at session
+ * start (refused, unreachable, timed out, or it says it is unavailable), a local connection goes
+ * directly to the fallback address, with a warning that it has no session reliability. Never after
+ * a failed certificate check or a refused token: that would let whoever blocks the reliability
+ * port downgrade everyone.
+ */
+import { connect as tcpConnect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { Duplex } from "node:stream";
+import { formatHostPort, type HostPort } from "../ops/address.js";
+import type { EventLog } from "../ops/log.js";
+import { UnreachableError } from "./dialer.js";
+import { ClientRunner, type ChannelOutcome, type RunnerConfig } from "./runner.js";
+import { SecurityError } from "./verify.js";
+
+export interface AgentConfig extends RunnerConfig {
+  /** Where local connections go when the reliability service is unavailable; undefined: no fallback. */
+  fallback: HostPort | undefined;
+}
+
+export class LifelineAgent {
+  private runner: ClientRunner | undefined;
+  private starting: Promise<ClientRunner> | undefined;
+  private listener: Server | undefined;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly log: EventLog,
+  ) {}
+
+  /** Accepts local connections on `address` (port 0 picks one); each becomes a channel. */
+  listen(address: HostPort): Promise<AddressInfo> {
+    const listener = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+      socket.setNoDelay(true);
+      void this.carry(socket);
+    });
+    this.listener = listener;
+    return new Promise((resolve, reject) => {
+      listener.once("error", reject);
+      listener.listen(address.port, address.host, () => {
+        listener.off("error", reject);
+        const bound = listener.address() as AddressInfo;
+        this.log.info(
+          "listening",
+          `accepting local connections on ${formatHostPort({ host: bound.address, port: bound.port })}`,
+          {
+            address: bound.address,
+            port: bound.port,
+            server: formatHostPort(this.config.server),
+          },
+        );
+        resolve(bound);
+      });
+    });
+  }
+
+  /** Carries stdin/stdout as one connection; resolves with the process exit code. */
+  async stdio(): Promise<number> {
+    const local = Duplex.from({ readable: process.stdin, writable: process.stdout });
+    const outcome = await this.carry(local);
+    return outcome === "closed" ? 0 : 1;
+  }
+
+  async stop(): Promise<void> {
+    this.listener?.close();
+    this.runner?.close();
+  }
+
+  /**
+   * Carries one local connection: on the current session, or a new one, or directly to the
+   * fallback address. Resolves with how it ended ("closed" cleanly, or "reset"/failed).
+   */
+  private async carry(local: Duplex): Promise<ChannelOutcome> {
+    let runner: ClientRunner;
+    try {
+      runner = await this.session();
+    } catch (err) {
+      return this.withoutSession(local, err as Error);
+    }
+    return new Promise((resolve) => {
+      try {
+        runner.openChannel(local, resolve);
+        local.resume(); // listener sockets start paused so no byte is read before its channel exists
+      } catch (err) {
+        this.log.error("session.closed", `cannot open a channel: ${(err as Error).message}`);
+        local.destroy();
+        resolve("reset");
+      }
+    });
+  }
+
+  /** The current usable session, or a new one (shared by every connection that arrives meanwhile). */
+  private session(): Promise<ClientRunner> {
+    if (this.runner?.usable) return Promise.resolve(this.runner);
+    this.starting ??= (async () => {
+      const runner = new ClientRunner(this.config, this.log, (ended) => {
+        if (this.runner === ended) this.runner = undefined;
+      });
+      try {
+        await runner.start();
+        this.runner = runner;
+        return runner;
+      } finally {
+        this.starting = undefined;
+      }
+    })();
+    return this.starting;
+  }
+
+  private withoutSession(local: Duplex, err: Error): Promise<ChannelOutcome> {
+    if (err instanceof SecurityError) {
+      this.log.error("security.failed", `${err.message}; not falling back to a direct connection`, {
+        server: formatHostPort(this.config.server),
+      });
+      local.destroy();
+      return Promise.resolve("reset");
+    }
+    const fallback = this.config.fallback;
+    const reason = err instanceof UnreachableError ? err.message : String(err);
+    if (!fallback) {
+      this.log.error("link.failed", `reliability service unavailable (${reason}) and fallback is disabled`, {
+        server: formatHostPort(this.config.server),
+      });
+      local.destroy();
+      return Promise.resolve("reset");
+    }
+    return this.direct(local, fallback, reason);
+  }
+
+  /** Pipes `local` straight to the fallback address: this connection has no session reliability. */
+  private direct(local: Duplex, fallback: HostPort, reason: string): Promise<ChannelOutcome> {
+    return new Promise((resolve) => {
+      const remote: Socket = tcpConnect({ host: fallback.host, port: fallback.port, allowHalfOpen: true });
+      let connected = false;
+      remote.once("connect", () => {
+        connected = true;
+        remote.setNoDelay(true);
+        this.log.warn(
+          "fallback.used",
+          `reliability service unavailable (${reason}): connected directly to ${formatHostPort(fallback)}, WITHOUT session reliability`,
+          {
+            fallback: formatHostPort(fallback),
+            reason,
+          },
+        );
+        local.pipe(remote);
+        remote.pipe(local);
+        local.resume();
+      });
+      remote.once("error", (e) => {
+        if (!connected) {
+          this.log.error(
+            "fallback.failed",
+            `reliability service unavailable (${reason}) and the fallback ${formatHostPort(fallback)} failed too: ${e.message}`,
+            {
+              fallback: formatHostPort(fallback),
+            },
+          );
+        }
+        local.destroy();
+        remote.destroy();
+      });
+      local.once("error", () => remote.destroy());
+      let open = 2;
+      const closed = (): void => {
+        if (--open === 0) resolve(connected ? "closed" : "reset");
+      };
+      remote.once("close", closed);
+      local.once("close", closed);
+    });
+  }
+}
