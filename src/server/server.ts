@@ -79,6 +79,8 @@ export class LifelineServer {
     );
     this.server = server;
     server.on("tlsClientError", (err, socket) => {
+      // With a listener attached, Node leaves the socket open: close it, or silent clients pile up.
+      socket.destroy();
       this.log.debug("handshake.failed", "TLS handshake failed", {
         client: peer(socket),
         error: err.message,

@@ -80,6 +80,7 @@ export class SessionPump {
       this.service();
     });
     socket.on("end", () => {
+      if (this.channels.get(channel) !== pipe) return;
       pipe.ended = true;
       if (!pipe.pending) this.endChannel(channel);
       this.service();
@@ -187,7 +188,7 @@ export class SessionPump {
 
   /** Hands `bytes` to the session; holds the rest and pauses the socket if the budget is full. */
   private offer(channel: number, pipe: ChannelPipe, bytes: Uint8Array): void {
-    if (this.session.isClosed()) return;
+    if (!this.session.isChannelOpen(channel)) return;
     const took = this.session.write(channel, bytes);
     if (took < bytes.length) {
       if (!pipe.pending) this.hooks.onBackpressure?.(channel, true);
@@ -203,7 +204,7 @@ export class SessionPump {
   }
 
   private endChannel(channel: number): void {
-    if (!this.session.isClosed() && this.session.channelIds().includes(channel)) this.session.end(channel);
+    if (this.session.isChannelOpen(channel)) this.session.end(channel);
   }
 
   private transmit(): void {

@@ -239,3 +239,108 @@ test("the encoder refuses codes that are not u16 and tables out of order", () =>
     "FRAME_MALFORMED",
   );
 });
+
+test("channels whose readers stall do not starve the other channels of the shared budget", () => {
+  const limits = {
+    sendBudget: 8192,
+    channelSendBudget: 4096,
+    receiveWindow: 2048,
+    ackBytes: 512,
+    ackDelayMs: 10,
+  };
+  const sim = new Sim({ limits });
+  sim.connect();
+  sim.pump(1 << 20);
+  const [a, b, c] = [1, 2, 3].map(() => sim.client.openChannel("default"));
+  sim.pump(1 << 20);
+  for (let i = 0; i < 20; i++) {
+    for (const ch of [a!, b!]) sim.client.write(ch, new Uint8Array(1 << 20)); // the server app never reads these
+    sim.pump(1 << 20);
+    sim.advance(10);
+  }
+  assert.ok(sim.client.write(c!, new Uint8Array(100)) === 100, "an unrelated channel still has room");
+});
+
+test("a small DATA payload does not keep the large read it arrived in alive", () => {
+  // One read: a 1-byte DATA frame, then a 60,000-byte extension frame that is skipped.
+  const big = new Uint8Array(18 + 9 + 60_000);
+  big.set(encodeFrameBytes({ kind: "data", channel: 1, offset: 0, data: new Uint8Array([7]) }));
+  big.set(fromHex("80 00000000 0000ea60"), 18);
+  const decoder = new FrameDecoder();
+  const [frame] = decoder.push(big);
+  assert.ok(frame?.kind === "data");
+  assert.notEqual(frame.data.buffer, big.buffer, "copied out of the read");
+});
+
+test("frames decoded before bad bytes in the same read are still delivered, then the error", () => {
+  const decoder = new FrameDecoder();
+  const close = encodeFrameBytes({ kind: "close", code: WIRE_CODES.AUTH_FAILED, reason: "bad token" });
+  const frames = decoder.push(concatBytes([close, fromHex("7f 00000000 00000000")]));
+  assert.equal(frames[0]?.kind, "close");
+  assert.equal(decoder.failure?.code, "UNKNOWN_FRAME_TYPE");
+  expectLifelineError(() => decoder.push(new Uint8Array(1)), "UNKNOWN_FRAME_TYPE");
+});
+
+test("nothing is sent after the peer's CLOSE, not even a PONG for a PING in the same read", () => {
+  const env = new FakeEnv();
+  const server = newServer(env);
+  server.receive(
+    server.currentLink!,
+    concatBytes([
+      encodeFrameBytes({ kind: "ping", timestamp: 5 }),
+      encodeFrameBytes({ kind: "close", code: 0, reason: "" }),
+    ]),
+  );
+  assert.equal(server.state, SessionState.Closed);
+  assert.deepEqual(server.pollTransmit(), []);
+});
+
+test("a peer that makes us queue replies it never reads is cut off", () => {
+  const env = new FakeEnv();
+  const server = newServer(env, { maxChannels: 1 });
+  const link = server.currentLink!;
+  const frames: Uint8Array[] = [];
+  for (let id = 1; id <= 20_000; id++) {
+    frames.push(encodeFrameBytes({ kind: "open", channel: id, target: "a" }));
+    frames.push(encodeFrameBytes({ kind: "reset", channel: id, code: 0 }));
+  }
+  server.receive(link, concatBytes(frames)); // never calling pollTransmit: the peer reads nothing
+  assert.equal(server.state, SessionState.Closed);
+});
+
+test("a RESET that crosses the peer's retirement of the channel is settled by the final ACK", () => {
+  const sim = new Sim({ limits: {} });
+  sim.connect();
+  sim.pump(1 << 20);
+  const ch = sim.client.openChannel("default");
+  sim.pump(1 << 20);
+  sim.client.end(ch);
+  sim.server!.end(ch);
+  // Deliver step by step so that the server retires the channel before the client's reset arrives.
+  const internals = sim as unknown as {
+    flush(): void;
+    deliverC2S(n: number): number;
+    deliverS2C(n: number): number;
+  };
+  internals.flush();
+  internals.deliverC2S(1 << 20);
+  internals.deliverS2C(1 << 20);
+  internals.flush();
+  internals.deliverC2S(1 << 20);
+  assert.deepEqual(sim.server!.channelIds(), [], "the server retired it");
+  sim.client.reset(ch);
+  for (let i = 0; i < 5; i++) {
+    sim.pump(1 << 20);
+    sim.advance(10);
+  }
+  assert.deepEqual(sim.client.channelIds(), [], "no tombstone left behind");
+});
+
+test("consume takes whole byte counts only", () => {
+  const sim = new Sim({ limits: {} });
+  sim.connect();
+  sim.pump(1 << 20);
+  const ch = sim.client.openChannel("default");
+  expectLifelineError(() => sim.client.consume(ch, Number.NaN), "INVALID_ARGUMENT");
+  expectLifelineError(() => sim.client.consume(ch, 0.5), "INVALID_ARGUMENT");
+});

@@ -95,3 +95,12 @@ test("a replay of many tiny writes comes back in few, large reads", () => {
   assert.equal(first.length, 5000, "one read gathers all 5000 one-byte writes");
   assert.deepEqual([...first.subarray(0, 3)], [0, 1, 2]);
 });
+
+test("small writes on either side of a large one share one packing block", () => {
+  const buffer = new SendBuffer();
+  buffer.append(bytes(1));
+  buffer.append(new Uint8Array(2000));
+  buffer.append(bytes(2));
+  assert.equal(buffer.read(0, 1).buffer, buffer.read(2001, 1).buffer);
+  assert.deepEqual([...buffer.read(2001, 1)], [2]);
+});

@@ -46,6 +46,8 @@ const enum Phase {
 export class FrameDecoder {
   /** The version the peer announced in its preamble, once read. */
   peerVersion: number | undefined;
+  /** The error that stopped the decoder, once it has failed. */
+  failure: LifelineError | undefined;
 
   private phase: Phase;
   private readonly maxPayload: number;
@@ -57,24 +59,30 @@ export class FrameDecoder {
   private channel = 0;
   private payload = new Uint8Array(0);
   private payloadFill = 0;
-  private failure: LifelineError | undefined;
 
   constructor(options: DecoderOptions = {}) {
     this.phase = options.expectPreamble ? Phase.Preamble : Phase.Header;
     this.maxPayload = Math.min(options.maxPayload ?? MAX_FRAME_PAYLOAD, MAX_FRAME_PAYLOAD);
   }
 
-  /** Feeds bytes; returns the frames they complete. Throws LifelineError, and keeps throwing it after. */
+  /**
+   * Feeds bytes; returns the frames they complete. On bad input it throws LifelineError, and keeps
+   * throwing it after. Frames completed before the bad bytes in the same chunk are still returned
+   * (they may carry the peer's own CLOSE); the error is then in `failure` and thrown by the next push.
+   */
   push(chunk: Uint8Array): Frame[] {
     if (this.failure) throw this.failure;
+    const frames: Frame[] = [];
     try {
-      return this.consume(chunk);
+      this.consume(chunk, frames);
+      return frames;
     } catch (err) {
       this.phase = Phase.Failed;
       this.failure =
         err instanceof LifelineError
           ? err
           : new LifelineError("INTERNAL_ERROR", "decoder failure", { cause: err });
+      if (frames.length > 0) return frames;
       throw this.failure;
     }
   }
@@ -84,8 +92,7 @@ export class FrameDecoder {
     return this.phase === Phase.Header && this.headFill === 0;
   }
 
-  private consume(chunk: Uint8Array): Frame[] {
-    const frames: Frame[] = [];
+  private consume(chunk: Uint8Array, frames: Frame[]): void {
     let pos = 0;
     const end = chunk.length;
     while (pos < end) {
@@ -121,7 +128,10 @@ export class FrameDecoder {
           );
         }
         if (end - pos >= length) {
-          const frame = parsePayload(type, channel, chunk.subarray(pos, pos + length));
+          // A view keeps its whole read alive: copy payloads much smaller than the read, so the bytes
+          // a peer may leave unconsumed (one window) can never pin much more memory than that.
+          const view = chunk.subarray(pos, pos + length);
+          const frame = parsePayload(type, channel, length * 4 < chunk.length ? view.slice() : view);
           if (frame) frames.push(frame);
           pos += length;
         } else {
@@ -144,7 +154,6 @@ export class FrameDecoder {
         }
       }
     }
-    return frames;
   }
 
   /** Checks each magic byte as it arrives, so a wrong protocol is rejected on its first byte. */

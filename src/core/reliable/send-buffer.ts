@@ -22,8 +22,9 @@ export class SendBuffer {
 
   private pack: Uint8Array | undefined;
   private packUsed = 0;
-  /** Index in `chunks` of the entry that views `pack` from its start, or -1. */
+  /** Index in `chunks` of the last entry viewing `pack` (which begins at `packStart`), or -1. */
   private packEntry = -1;
+  private packStart = 0;
 
   get acked(): number {
     return this.ackedOffset;
@@ -42,13 +43,8 @@ export class SendBuffer {
   append(bytes: Uint8Array): void {
     const n = bytes.length;
     if (n === 0) return;
-    if (n < SMALL_WRITE) {
-      this.appendSmall(bytes);
-    } else {
-      this.packEntry = -1;
-      this.pack = undefined;
-      this.pushChunk(bytes);
-    }
+    if (n < SMALL_WRITE) this.appendSmall(bytes);
+    else this.pushChunk(bytes);
     this.writtenOffset += n;
   }
 
@@ -62,10 +58,8 @@ export class SendBuffer {
     while (this.head < this.chunks.length) {
       const chunk = this.chunks[this.head] as Uint8Array;
       if ((this.starts[this.head] as number) + chunk.length > offset) break;
-      if (this.head === this.packEntry) {
-        this.packEntry = -1;
-        this.pack = undefined;
-      }
+      // The block itself lives on while later entries view it; only this entry is gone.
+      if (this.head === this.packEntry) this.packEntry = -1;
       this.chunks[this.head] = EMPTY;
       this.head++;
     }
@@ -101,19 +95,23 @@ export class SendBuffer {
     return out;
   }
 
+  /** Copies a small write into the current block: extending the last entry, or as a new entry viewing the block's free part. */
   private appendSmall(bytes: Uint8Array): void {
     const last = this.chunks.length - 1;
-    if (this.pack && this.packEntry === last && this.packUsed + bytes.length <= this.pack.length) {
-      this.pack.set(bytes, this.packUsed);
-      this.packUsed += bytes.length;
-      this.chunks[last] = this.pack.subarray(0, this.packUsed);
-      return;
+    if (!this.pack || this.packUsed + bytes.length > this.pack.length) {
+      this.pack = new Uint8Array(PACK_BLOCK);
+      this.packUsed = 0;
+      this.packEntry = -1;
     }
-    this.pack = new Uint8Array(PACK_BLOCK);
-    this.pack.set(bytes, 0);
-    this.packUsed = bytes.length;
-    this.pushChunk(this.pack.subarray(0, this.packUsed));
-    this.packEntry = this.chunks.length - 1;
+    this.pack.set(bytes, this.packUsed);
+    if (this.packEntry === last && last >= this.head) {
+      this.chunks[last] = this.pack.subarray(this.packStart, this.packUsed + bytes.length);
+    } else {
+      this.packStart = this.packUsed;
+      this.pushChunk(this.pack.subarray(this.packStart, this.packUsed + bytes.length));
+      this.packEntry = this.chunks.length - 1;
+    }
+    this.packUsed += bytes.length;
   }
 
   private pushChunk(chunk: Uint8Array): void {
@@ -140,7 +138,6 @@ export class SendBuffer {
       this.starts = [];
       this.head = 0;
       this.packEntry = -1;
-      this.pack = undefined;
     } else if (this.head > 64 && this.head * 2 > this.chunks.length) {
       this.chunks = this.chunks.slice(this.head);
       this.starts = this.starts.slice(this.head);

@@ -133,6 +133,7 @@ export class ClientSession extends Session {
       this.control.push({ kind: "open", channel: ch.id, target: ch.target });
       this.markReady(ch);
     }
+    this.releaseBlocked();
   }
 
   private onResumed(frame: ResumedFrame): void {

@@ -35,6 +35,7 @@ export class ServerLink {
       }
       const frames = this.decoder.push(bytes);
       this.sendPreamble();
+      if (this.decoder.failure) throw this.decoder.failure;
       if (frames.length === 0) return undefined;
       const first = frames[0];
       if (frames.length > 1 || !this.decoder.idle) {

@@ -14,6 +14,12 @@ import type { SessionEvent, SuspendReason } from "./events.js";
 import type { ServerParams, SessionLimits } from "./options.js";
 import { assertTransition, SessionState } from "./state.js";
 
+/** How far past the peer's window a channel may buffer: a little read-ahead, so sends start at once when the window opens. */
+const WINDOW_SLACK = 64 * 1024;
+
+/** Most control frames queued for the link; a peer that makes us owe more is not reading what we send. */
+const MAX_QUEUED_CONTROL = 16_384;
+
 /** Bytes of frames `pollTransmit` returns per call by default: enough for throughput, small enough to interleave. */
 export const DEFAULT_TRANSMIT_QUANTUM = 256 * 1024;
 
@@ -94,6 +100,12 @@ export abstract class Session {
     return this.current === SessionState.Closed;
   }
 
+  /** True while `channel` can be written and ended (opened, not reset, not retired). */
+  isChannelOpen(channel: number): boolean {
+    const ch = this.channels.get(channel);
+    return ch !== undefined && !ch.isReset && !this.isClosed();
+  }
+
   channelIds(): number[] {
     return [...this.channels.keys()];
   }
@@ -114,7 +126,14 @@ export abstract class Session {
       for (const frame of current.decoder.push(bytes)) {
         this.handleFrame(frame);
         if (this.link !== current || this.isClosed()) return;
+        if (this.control.length > MAX_QUEUED_CONTROL) {
+          throw new LifelineError(
+            "PROTOCOL_ERROR",
+            "the peer makes us queue replies faster than it reads them",
+          );
+        }
       }
+      if (current.decoder.failure) throw current.decoder.failure;
     } catch (err) {
       if (!isLifelineError(err)) throw err;
       this.fail(err);
@@ -133,11 +152,7 @@ export abstract class Session {
   write(channel: number, bytes: Uint8Array): number {
     const ch = this.liveChannel(channel);
     if (ch.ended) throw new LifelineError("INVALID_STATE", `channel ${channel} was already ended`);
-    const room = Math.min(
-      this.limits.channelSendBudget - ch.out.buffered,
-      this.limits.sendBudget - this.bufferedBytes,
-    );
-    const n = Math.max(0, Math.min(bytes.length, room));
+    const n = Math.max(0, Math.min(bytes.length, this.room(ch)));
     if (n > 0) {
       ch.out.append(n === bytes.length ? bytes : bytes.subarray(0, n));
       this.bufferedBytes += n;
@@ -166,6 +181,8 @@ export abstract class Session {
 
   /** The application took `n` delivered bytes of `channel`; this reopens the peer's window. */
   consume(channel: number, n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new LifelineError("INVALID_ARGUMENT", `consume takes a byte count, not ${n}`);
     const ch = this.channels.get(channel);
     if (!ch || ch.isReset) return;
     ch.in.consume(n);
@@ -451,6 +468,12 @@ export abstract class Session {
   }
 
   protected finish(code: ErrorCode, wireCode: number, reason: string, remote: boolean): void {
+    if (remote) {
+      // The peer has closed: it reads nothing more, so nothing more is owed to it.
+      this.raw = [];
+      this.control = [];
+      this.pendingPong = undefined;
+    }
     for (const ch of this.channels.values()) {
       if (!ch.isReset) this.emit({ type: "channel-reset", channel: ch.id, code, remote });
     }
@@ -492,12 +515,20 @@ export abstract class Session {
         return;
       }
       case "ack": {
+        const tombstone = this.channels.get(frame.channel);
+        if (tombstone?.isReset) {
+          // The peer finished the channel normally just before our RESET reached it; it will ignore
+          // the RESET, so this final ACK is all the confirmation that will ever come.
+          if (tombstone.ended && tombstone.in.eofReceived && frame.received === tombstone.out.written + 1) {
+            this.retire(tombstone);
+          }
+          return;
+        }
         const ch = this.channelFor(frame.channel);
         if (!ch) return;
-        const freed = ch.acknowledge(frame.received, frame.windowLimit);
-        this.bufferedBytes -= freed;
+        this.bufferedBytes -= ch.acknowledge(frame.received, frame.windowLimit);
         this.markReady(ch);
-        if (freed > 0) this.releaseBlocked();
+        this.releaseBlocked();
         this.retireIfFinished(ch);
         return;
       }
@@ -604,10 +635,23 @@ export abstract class Session {
     if (freed > 0) this.releaseBlocked();
   }
 
-  private releaseBlocked(): void {
+  /**
+   * Bytes `ch` may accept now: within its own budget, the session's, and no further than a little
+   * (WINDOW_SLACK, or an eighth of the budget if smaller) past what the peer lets it send, so that a channel whose reader has stalled holds
+   * at most a window's worth of the shared budget and the other channels keep flowing.
+   */
+  private room(ch: Channel): number {
+    return Math.min(
+      this.limits.channelSendBudget - ch.out.buffered,
+      this.limits.sendBudget - this.bufferedBytes,
+      ch.peerWindowLimit + Math.min(WINDOW_SLACK, this.limits.sendBudget / 8) - ch.out.written,
+    );
+  }
+
+  protected releaseBlocked(): void {
     if (this.bufferedBytes >= this.limits.sendBudget) return;
     for (const ch of this.blocked) {
-      if (ch.out.buffered < this.limits.channelSendBudget) {
+      if (this.room(ch) > 0) {
         this.blocked.delete(ch);
         this.emit({ type: "writable", channel: ch.id });
       }

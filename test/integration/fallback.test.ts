@@ -1,0 +1,142 @@
+/**
+ * Acceptance (issue 3, point 6): fallback to the direct port when the reliability service cannot
+ * be reached, a clear error and a non-zero exit when neither path works, and never a fallback after
+ * a wrong certificate pin or a refused token.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connect, createServer, type AddressInfo } from "node:net";
+import { join } from "node:path";
+import { writeFileSync } from "node:fs";
+import { listen } from "../support/net-fixtures.js";
+import { lifeline, stateDir } from "../support/procs.js";
+import { startConnect, startServe } from "../support/setup.js";
+
+/** A loopback port with nothing listening on it. */
+async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function echoTarget(): { server: ReturnType<typeof createServer>; connections: () => number } {
+  let count = 0;
+  const server = createServer((s) => {
+    count++;
+    s.pipe(s);
+  });
+  return { server, connections: () => count };
+}
+
+async function roundTrip(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.setEncoding("utf8");
+    socket.write("hello");
+    socket.once("data", (text: string) => {
+      socket.destroy();
+      resolve(text);
+    });
+    socket.once("close", () => resolve(undefined));
+    socket.once("error", () => resolve(undefined));
+  });
+}
+
+test(
+  "with nothing on the reliability port, connections go to the fallback address, with a warning",
+  { timeout: 30_000 },
+  async (t) => {
+    const direct = echoTarget();
+    const directPort = await listen(t, direct.server);
+    const dir = stateDir(t);
+    writeFileSync(join(dir, "token"), "x\n");
+    const client = lifeline(t, [
+      "connect",
+      "--server",
+      `127.0.0.1:${await deadPort()}`,
+      "--listen",
+      "127.0.0.1:0",
+      "--fallback",
+      `127.0.0.1:${directPort}`,
+      "--token-file",
+      join(dir, "token"),
+      "--state-dir",
+      dir,
+    ]);
+    assert.equal(await roundTrip(await client.port()), "hello");
+    const used = await client.waitFor("fallback.used");
+    assert.match(used.msg, /WITHOUT session reliability/);
+    assert.equal(direct.connections(), 1);
+  },
+);
+
+test(
+  "with both paths down, --stdio fails with a clear error and a non-zero exit",
+  { timeout: 30_000 },
+  async (t) => {
+    const dir = stateDir(t);
+    writeFileSync(join(dir, "token"), "x\n");
+    const client = lifeline(t, [
+      "connect",
+      "--stdio",
+      "--server",
+      `127.0.0.1:${await deadPort()}`,
+      "--fallback",
+      `127.0.0.1:${await deadPort()}`,
+      "--token-file",
+      join(dir, "token"),
+      "--state-dir",
+      dir,
+    ]);
+    const failed = await client.waitFor("fallback.failed");
+    assert.match(failed.msg, /failed too/);
+    assert.notEqual(await client.exited, 0);
+  },
+);
+
+test(
+  "a wrong certificate pin stops with a clear error and never falls back",
+  { timeout: 30_000 },
+  async (t) => {
+    const target = echoTarget();
+    const served = await startServe(t, await listen(t, target.server));
+    const direct = echoTarget();
+    const wrongPin = `sha256:${Buffer.alloc(32, 7).toString("base64")}`;
+    const client = await startConnect(t, served.port, { dir: served.dir, fingerprint: wrongPin }, [
+      "--fallback",
+      `127.0.0.1:${await listen(t, direct.server)}`,
+    ]);
+    assert.equal(await roundTrip(client.port), undefined, "the local connection is closed");
+    const failure = await client.connect.waitFor("security.failed");
+    assert.match(failure.msg, /fingerprint mismatch/);
+    assert.equal(client.connect.events("fallback.used").length, 0);
+    assert.equal(direct.connections(), 0, "nothing went to the direct port");
+    assert.equal(target.connections(), 0);
+  },
+);
+
+test(
+  "a refused token stops with a clear error, never falls back, and opens no target connection",
+  { timeout: 30_000 },
+  async (t) => {
+    const target = echoTarget();
+    const served = await startServe(t, await listen(t, target.server));
+    const direct = echoTarget();
+    const dir = stateDir(t);
+    writeFileSync(join(dir, "wrong"), "not-the-token\n");
+    const client = await startConnect(t, served.port, served, [
+      "--token-file",
+      join(dir, "wrong"),
+      "--fallback",
+      `127.0.0.1:${await listen(t, direct.server)}`,
+    ]);
+    assert.equal(await roundTrip(client.port), undefined);
+    const failure = await client.connect.waitFor("security.failed");
+    assert.match(failure.msg, /AUTH_FAILED/);
+    await served.serve.waitFor("auth.failed");
+    assert.equal(direct.connections(), 0);
+    assert.equal(target.connections(), 0, "a wrong token opens no target connection");
+  },
+);

@@ -1,0 +1,123 @@
+/**
+ * Acceptance (issue 3, points 4 and 5): an outage longer than the session timeout closes both ends
+ * cleanly with the expected events; with a small buffer and the link down, the application's
+ * writes stop being accepted once the budget is full, and after the resume every byte arrives.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connect, createServer, type Socket } from "node:net";
+import { createHash } from "node:crypto";
+import { FaultProxy, listen, pseudoRandom } from "../support/net-fixtures.js";
+import { startConnect, startServe } from "../support/setup.js";
+
+function closed(socket: Socket): Promise<void> {
+  return new Promise((resolve) => (socket.closed ? resolve() : socket.once("close", () => resolve())));
+}
+
+test(
+  "an outage longer than the session timeout closes the target and the application connection",
+  { timeout: 60_000 },
+  async (t) => {
+    const targetSockets: Socket[] = [];
+    const target = createServer((s) => {
+      targetSockets.push(s);
+      s.pipe(s);
+    });
+    const served = await startServe(t, await listen(t, target), [
+      "--session-timeout",
+      "2s",
+      "--keepalive",
+      "300ms",
+      "--dead-after",
+      "1s",
+    ]);
+    const proxy = new FaultProxy(served.port);
+    const client = await startConnect(t, await listen(t, proxy.server), served);
+
+    const app = connect(client.port, "127.0.0.1");
+    app.write("ping");
+    await new Promise((resolve) => app.once("data", resolve));
+    assert.equal(targetSockets.length, 1);
+
+    proxy.down = true;
+    proxy.cut();
+    await Promise.all([closed(app), closed(targetSockets[0]!)]);
+
+    const expired = await served.serve.waitFor("session.expired");
+    assert.match(expired.msg, /target connections closed/);
+    await client.connect.waitFor("link.lost");
+    await client.connect.waitFor("session.expired");
+    assert.equal(served.serve.events("session.resumed").length, 0);
+  },
+);
+
+test(
+  "with the link down, input stops at the buffer budget and every byte arrives after the resume",
+  { timeout: 60_000 },
+  async (t) => {
+    const received = createHash("sha256");
+    let receivedBytes = 0;
+    let targetEnded!: () => void;
+    const targetDone = new Promise<void>((resolve) => (targetEnded = resolve));
+    const target = createServer({ allowHalfOpen: true }, (s) => {
+      s.on("data", (chunk: Buffer) => {
+        received.update(chunk);
+        receivedBytes += chunk.length;
+      });
+      s.on("end", () => {
+        s.end();
+        targetEnded();
+      });
+    });
+    const served = await startServe(t, await listen(t, target));
+    const proxy = new FaultProxy(served.port);
+    const client = await startConnect(t, await listen(t, proxy.server), served, [
+      "--buffer",
+      "64k",
+      "--window",
+      "64k",
+    ]);
+
+    const app = connect(client.port, "127.0.0.1");
+    await new Promise((resolve) => app.once("connect", resolve));
+    await client.connect.waitFor("session.created");
+    proxy.down = true;
+    proxy.cut();
+    await client.connect.waitFor("link.lost");
+
+    // Write until the socket stops taking data and stays stopped: lifeline has stopped reading it.
+    const next = pseudoRandom(42);
+    const sent = createHash("sha256");
+    let sentBytes = 0;
+    const stalled = await new Promise<boolean>((resolve) => {
+      const more = (): void => {
+        for (;;) {
+          const chunk = next(16 * 1024);
+          sent.update(chunk);
+          sentBytes += chunk.length;
+          if (!app.write(chunk)) break;
+        }
+        const timer = setTimeout(() => resolve(true), 1500);
+        app.once("drain", () => {
+          clearTimeout(timer);
+          more();
+        });
+      };
+      more();
+    });
+    assert.ok(stalled, "writes stopped being accepted");
+    const full = await client.connect.waitFor("buffer.full");
+    assert.ok(
+      (full.buffered as number) <= 64 * 1024,
+      `buffered ${String(full.buffered)} within the 64 KiB budget`,
+    );
+
+    proxy.down = false;
+    await client.connect.waitFor("session.resumed");
+    app.end();
+    await targetDone;
+    assert.equal(receivedBytes, sentBytes);
+    assert.equal(received.digest("hex"), sent.digest("hex"));
+    assert.ok(client.connect.events("buffer.released").length > 0);
+  },
+);

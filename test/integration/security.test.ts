@@ -1,0 +1,121 @@
+/**
+ * Acceptance (issue 3, points 7 and 9): a resume with a wrong secret is refused and leaves the real
+ * session untouched; a client that sends garbage or nothing is dropped within the handshake
+ * deadline; listeners report the port they actually bound when asked for port 0.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connect as tcpConnect, createServer } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import {
+  concatBytes,
+  encodeFrameBytes,
+  encodePreamble,
+  FrameDecoder,
+  fromHex,
+  WIRE_CODES,
+  type Frame,
+} from "../../src/core/index.js";
+import { listen } from "../support/net-fixtures.js";
+import { startConnect, startServe } from "../support/setup.js";
+
+/** Opens a raw TLS link to the server, writes `bytes`, and returns every frame until the server closes. */
+function rawLink(port: number, bytes: Uint8Array | undefined): Promise<Frame[]> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ port, host: "127.0.0.1", rejectUnauthorized: false });
+    const chunks: Buffer[] = [];
+    socket.once("secureConnect", () => {
+      if (bytes) socket.write(bytes);
+    });
+    socket.on("data", (c: Buffer) => chunks.push(c));
+    socket.once("error", reject);
+    socket.once("close", () => {
+      const all = concatBytes(chunks);
+      resolve(all.length === 0 ? [] : new FrameDecoder({ expectPreamble: true }).push(all));
+    });
+  });
+}
+
+async function echo(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect(port, "127.0.0.1");
+    socket.setEncoding("utf8");
+    let got = "";
+    socket.on("data", (d: string) => {
+      got += d;
+      if (got.length >= text.length) {
+        socket.destroy();
+        resolve(got);
+      }
+    });
+    socket.once("error", reject);
+    socket.write(text);
+  });
+}
+
+test(
+  "a resume with a wrong secret is refused and the real session carries on",
+  { timeout: 30_000 },
+  async (t) => {
+    const target = createServer((s) => s.pipe(s));
+    const served = await startServe(t, await listen(t, target));
+    const client = await startConnect(t, served.port, served);
+    assert.ok(
+      client.port > 0 && served.port > 0,
+      "port 0 was replaced by the bound port in the listening events",
+    );
+    assert.equal(await echo(client.port, "before"), "before");
+    const sessionId = (await served.serve.waitFor("session.created")).session as string;
+
+    const forged = concatBytes([
+      encodePreamble(1),
+      encodeFrameBytes({
+        kind: "resume",
+        sessionId: fromHex(sessionId),
+        resumeSecret: new Uint8Array(32).fill(1),
+        highestChannel: 0,
+        channels: [],
+      }),
+    ]);
+    const reply = await rawLink(served.port, forged);
+    assert.deepEqual(
+      reply.map((f) => f.kind),
+      ["close"],
+    );
+    assert.equal(reply[0]?.kind === "close" && reply[0].code, WIRE_CODES.BAD_SECRET);
+    const refused = await served.serve.waitFor("resume.refused");
+    assert.equal(refused.reason, "BAD_SECRET");
+
+    assert.equal(await echo(client.port, "after"), "after", "the real session still works");
+    assert.equal(
+      served.serve.events("session.interrupted").length,
+      0,
+      "the real session was never disturbed",
+    );
+  },
+);
+
+test(
+  "a client that sends garbage, or nothing, is dropped within the handshake deadline",
+  { timeout: 30_000 },
+  async (t) => {
+    const served = await startServe(t, 1, ["--handshake-timeout", "1s"]);
+
+    const garbage = await rawLink(served.port, new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert.deepEqual(garbage, [], "no reply to a peer that does not speak lifeline");
+    await served.serve.waitFor("handshake.failed", (r) => r.code === "BAD_MAGIC");
+
+    const silent = await rawLink(served.port, undefined);
+    assert.deepEqual(
+      silent.map((f) => f.kind === "close" && f.code),
+      [WIRE_CODES.HANDSHAKE_TIMEOUT],
+    );
+
+    // Not even a TLS handshake: TCP only.
+    await new Promise<void>((resolve) => {
+      const socket = tcpConnect(served.port, "127.0.0.1");
+      socket.on("error", () => undefined);
+      socket.once("close", () => resolve());
+    });
+  },
+);

@@ -1,0 +1,130 @@
+/**
+ * TCP fixtures for integration tests: a fault-injecting proxy, and endpoints that stream
+ * deterministic pseudo-random data while hashing what they receive.
+ */
+import { createCipheriv, createHash } from "node:crypto";
+import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import type { TestContext } from "node:test";
+
+export function listen(t: TestContext, server: Server, host = "127.0.0.1"): Promise<number> {
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return new Promise((resolve) =>
+    server.listen(0, host, () => resolve((server.address() as AddressInfo).port)),
+  );
+}
+
+/**
+ * A TCP proxy whose connections can be cut at will (both sides destroyed: the bytes in flight are
+ * lost, like a dead link) and which can refuse new connections for a while (an outage).
+ */
+export class FaultProxy {
+  readonly server: Server;
+  private readonly pairs = new Set<[Socket, Socket]>();
+  down = false;
+  cuts = 0;
+  accepted = 0;
+
+  constructor(private readonly targetPort: number) {
+    this.server = createServer((client) => {
+      if (this.down) {
+        client.destroy();
+        return;
+      }
+      this.accepted++;
+      const upstream = connect(this.targetPort, "127.0.0.1");
+      const pair: [Socket, Socket] = [client, upstream];
+      this.pairs.add(pair);
+      client.pipe(upstream);
+      upstream.pipe(client);
+      const drop = (): void => {
+        client.destroy();
+        upstream.destroy();
+        this.pairs.delete(pair);
+      };
+      client.on("error", drop).on("close", drop);
+      upstream.on("error", drop).on("close", drop);
+    });
+  }
+
+  /** Destroys every open connection; returns false (and counts nothing) when none was open. */
+  cut(): boolean {
+    if (this.pairs.size === 0) return false;
+    this.cuts++;
+    for (const [a, b] of this.pairs) {
+      a.resetAndDestroy();
+      b.resetAndDestroy();
+    }
+    this.pairs.clear();
+    return true;
+  }
+
+  get open(): number {
+    return this.pairs.size;
+  }
+}
+
+/** Deterministic pseudo-random bytes (AES-256-CTR keystream), fast enough for hundreds of MB. */
+export function pseudoRandom(seed: number): (size: number) => Buffer {
+  const key = createHash("sha256").update(`lifeline-${seed}`).digest();
+  const cipher = createCipheriv("aes-256-ctr", key, Buffer.alloc(16));
+  return (size) => cipher.update(Buffer.alloc(size));
+}
+
+export interface StreamResult {
+  sentHash: string;
+  receivedHash: string;
+  receivedBytes: number;
+}
+
+/**
+ * Sends `bytes` of pseudo-random data (seeded) on `socket` while hashing everything received, then
+ * half-closes. Resolves once both are done: all sent and ended, and the peer's end received.
+ */
+export function exchange(socket: Socket, bytes: number, seed: number): Promise<StreamResult> {
+  const next = pseudoRandom(seed);
+  const sent = createHash("sha256");
+  const received = createHash("sha256");
+  let receivedBytes = 0;
+  let remaining = bytes;
+  return new Promise((resolve, reject) => {
+    let sendingDone = false;
+    let peerEnded = false;
+    const settle = (): void => {
+      if (sendingDone && peerEnded) {
+        resolve({ sentHash: sent.digest("hex"), receivedHash: received.digest("hex"), receivedBytes });
+      }
+    };
+    const pump = (): void => {
+      while (remaining > 0) {
+        const chunk = next(Math.min(64 * 1024, remaining));
+        remaining -= chunk.length;
+        sent.update(chunk);
+        if (!socket.write(chunk)) {
+          socket.once("drain", pump);
+          return;
+        }
+      }
+      socket.end();
+      sendingDone = true;
+      settle();
+    };
+    socket.on("data", (chunk: Buffer) => {
+      received.update(chunk);
+      receivedBytes += chunk.length;
+    });
+    socket.once("end", () => {
+      peerEnded = true;
+      settle();
+    });
+    socket.once("error", reject);
+    pump();
+  });
+}
+
+/** The SHA-256 of `bytes` of `pseudoRandom(seed)`. */
+export function expectedHash(bytes: number, seed: number): string {
+  const next = pseudoRandom(seed);
+  const hash = createHash("sha256");
+  for (let left = bytes; left > 0; left -= 1 << 20) hash.update(next(Math.min(1 << 20, left)));
+  return hash.digest("hex");
+}

@@ -1,0 +1,122 @@
+/**
+ * Real lifeline processes for integration tests: spawned from bin/lifeline.js, their JSON log lines
+ * parsed as they arrive, and ended by PID when the test ends, pass or fail.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { TestContext } from "node:test";
+
+const BIN = fileURLToPath(new URL("../../../bin/lifeline.js", import.meta.url));
+
+export interface LogRecord {
+  event?: string;
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export class LifelineProcess {
+  readonly records: LogRecord[] = [];
+  readonly stderrText: string[] = [];
+  private waiters: { match: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void }[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcess) {
+    let partial = "";
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (text: string) => {
+      partial += text;
+      const lines = partial.split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) this.line(line);
+    });
+    this.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+  }
+
+  private line(line: string): void {
+    if (!line.trim()) return;
+    let record: LogRecord;
+    try {
+      record = JSON.parse(line) as LogRecord;
+    } catch {
+      this.stderrText.push(line);
+      return;
+    }
+    this.records.push(record);
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.match(record)) return true;
+      w.resolve(record);
+      return false;
+    });
+  }
+
+  /** Resolves with the first record (past or future) with `event` for which `where` holds. */
+  waitFor(
+    event: string,
+    where: (r: LogRecord) => boolean = () => true,
+    timeoutMs = 20_000,
+  ): Promise<LogRecord> {
+    const match = (r: LogRecord): boolean => r.event === event && where(r);
+    const seen = this.records.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new Error(
+            `timed out waiting for "${event}"; log so far:\n${this.records.map((r) => JSON.stringify(r)).join("\n")}\n${this.stderrText.join("\n")}`,
+          ),
+        );
+      }, timeoutMs);
+      this.waiters.push({
+        match,
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+      });
+    });
+  }
+
+  events(event: string): LogRecord[] {
+    return this.records.filter((r) => r.event === event);
+  }
+
+  async port(): Promise<number> {
+    return (await this.waitFor("listening")).port as number;
+  }
+
+  kill(signal: NodeJS.Signals = "SIGKILL"): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+}
+
+/** A temporary state directory, removed when the test ends. */
+export function stateDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), "lifeline-test-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Spawns `lifeline <args>`; the process is killed by PID when the test ends. */
+export function lifeline(
+  t: TestContext,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; stdio?: "pipe" | "ignore"; command?: string[] } = {},
+): LifelineProcess {
+  const [cmd, ...prefix] = options.command ?? [process.execPath];
+  const child = spawn(cmd as string, [...prefix, BIN, ...args], {
+    env: { ...process.env, ...options.env },
+    stdio: ["pipe", options.stdio ?? "pipe", "pipe"],
+  });
+  const proc = new LifelineProcess(child);
+  t.after(async () => {
+    proc.kill();
+    await proc.exited;
+  });
+  return proc;
+}
+
+export { BIN };

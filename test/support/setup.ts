@@ -1,0 +1,59 @@
+/** A served target behind `lifeline serve`, and a `lifeline connect` in front of it, on loopback. */
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { lifeline, stateDir, type LifelineProcess } from "./procs.js";
+
+export interface Pair {
+  serve: LifelineProcess;
+  connect: LifelineProcess;
+  servePort: number;
+  localPort: number;
+  dir: string;
+  fingerprint: string;
+}
+
+export async function startServe(
+  t: TestContext,
+  targetPort: number,
+  extra: string[] = [],
+  dir = stateDir(t),
+): Promise<{ serve: LifelineProcess; port: number; dir: string; fingerprint: string }> {
+  const serve = lifeline(t, [
+    "serve",
+    "--listen",
+    "127.0.0.1:0",
+    "--target",
+    `127.0.0.1:${targetPort}`,
+    "--state-dir",
+    dir,
+    ...extra,
+  ]);
+  const port = await serve.port();
+  const fingerprint = (await serve.waitFor("certificate.created", (r) => typeof r.fingerprint === "string"))
+    .fingerprint as string;
+  return { serve, port, dir, fingerprint };
+}
+
+/** `lifeline connect --listen` to `serverPort`, trusting the pinned certificate and the server's token. */
+export async function startConnect(
+  t: TestContext,
+  serverPort: number,
+  serve: { dir: string; fingerprint: string },
+  extra: string[] = [],
+): Promise<{ connect: LifelineProcess; port: number }> {
+  const connect = lifeline(t, [
+    "connect",
+    "--server",
+    `127.0.0.1:${serverPort}`,
+    "--listen",
+    "127.0.0.1:0",
+    "--pin",
+    serve.fingerprint,
+    "--token-file",
+    join(serve.dir, "tokens"),
+    "--state-dir",
+    stateDir(t),
+    ...extra,
+  ]);
+  return { connect, port: await connect.port() };
+}
