@@ -23,8 +23,14 @@ export interface PumpHooks {
 
 interface ChannelPipe {
   socket: Duplex;
-  /** The unaccepted rest of the last chunk read from the socket. */
-  pending: Uint8Array | undefined;
+  /**
+   * Bytes read from the socket that the session has not accepted yet, oldest first. Usually empty
+   * or one remainder; a stream may still deliver a chunk or two after pause(), and those must queue
+   * behind the remainder, never replace it.
+   */
+  pending: Uint8Array[];
+  /** Reading is paused because the session's budget is full. */
+  blocked: boolean;
   ended: boolean;
 }
 
@@ -72,25 +78,31 @@ export class SessionPump {
 
   /** Connects an application socket to `channel`: reads feed the session, deliveries are written. */
   attachChannel(channel: number, socket: Duplex): void {
-    const pipe: ChannelPipe = { socket, pending: undefined, ended: false };
+    const pipe: ChannelPipe = { socket, pending: [], blocked: false, ended: false };
     this.channels.set(channel, pipe);
     socket.on("data", (chunk: Buffer) => {
       if (this.channels.get(channel) !== pipe) return;
-      this.offer(channel, pipe, chunk);
+      pipe.pending.push(chunk);
+      this.offer(channel, pipe);
       this.service();
     });
     socket.on("end", () => {
       if (this.channels.get(channel) !== pipe) return;
       pipe.ended = true;
-      if (!pipe.pending) this.endChannel(channel);
+      if (pipe.pending.length === 0) this.endChannel(channel);
       this.service();
     });
     socket.on("error", () => socket.destroy());
     socket.once("close", () => {
       if (this.channels.get(channel) !== pipe) return;
+      if (pipe.ended) {
+        // A clean close: everything the application sent before it is still delivered (the pipe
+        // stays until its pending bytes and EOF have gone to the session).
+        return;
+      }
+      // Closed without a clean end of input (error, RST): abort the channel so the far side does not hang.
       this.channels.delete(channel);
-      // Closed without a clean end of input: abort the channel so the far side does not hang.
-      if (!pipe.ended || pipe.pending) this.session.reset(channel, "CHANNEL_ABORTED");
+      this.session.reset(channel, "CHANNEL_ABORTED");
       this.service();
     });
     this.service();
@@ -129,7 +141,8 @@ export class SessionPump {
     switch (event.type) {
       case "data": {
         const pipe = this.channels.get(event.channel);
-        if (!pipe) {
+        if (!pipe || pipe.socket.destroyed || !pipe.socket.writable) {
+          // The application is gone: nothing can take these bytes, so they must not hold the window.
           this.session.consume(event.channel, event.bytes.length);
           break;
         }
@@ -146,7 +159,7 @@ export class SessionPump {
         break;
       case "writable": {
         const pipe = this.channels.get(event.channel);
-        if (pipe?.pending) this.offer(event.channel, pipe, pipe.pending);
+        if (pipe && pipe.pending.length > 0) this.offer(event.channel, pipe);
         break;
       }
       case "channel-reset": {
@@ -186,21 +199,27 @@ export class SessionPump {
     this.hooks.onEvent(event);
   }
 
-  /** Hands `bytes` to the session; holds the rest and pauses the socket if the budget is full. */
-  private offer(channel: number, pipe: ChannelPipe, bytes: Uint8Array): void {
+  /** Hands the pending bytes to the session in order; pauses the socket while the budget is full. */
+  private offer(channel: number, pipe: ChannelPipe): void {
     if (!this.session.isChannelOpen(channel)) return;
-    const took = this.session.write(channel, bytes);
-    if (took < bytes.length) {
-      if (!pipe.pending) this.hooks.onBackpressure?.(channel, true);
-      pipe.pending = bytes.subarray(took);
-      pipe.socket.pause();
-      return;
+    while (pipe.pending.length > 0) {
+      const head = pipe.pending[0] as Uint8Array;
+      const took = this.session.write(channel, head);
+      if (took < head.length) {
+        pipe.pending[0] = head.subarray(took);
+        if (!pipe.blocked) this.hooks.onBackpressure?.(channel, true);
+        pipe.blocked = true;
+        pipe.socket.pause();
+        return;
+      }
+      pipe.pending.shift();
     }
-    const wasHeld = pipe.pending !== undefined;
-    pipe.pending = undefined;
-    if (wasHeld) this.hooks.onBackpressure?.(channel, false);
+    if (pipe.blocked) {
+      pipe.blocked = false;
+      this.hooks.onBackpressure?.(channel, false);
+      if (!pipe.ended) pipe.socket.resume();
+    }
     if (pipe.ended) this.endChannel(channel);
-    else if (wasHeld) pipe.socket.resume();
   }
 
   private endChannel(channel: number): void {
