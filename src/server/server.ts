@@ -153,10 +153,13 @@ export class LifelineServer {
       if (request.kind === "hello") this.onHello(socket, link, request, client);
       else this.onResume(socket, link, request, client);
     };
-    const deadline = setTimeout(() => {
+    // Timers may fire a little before the monotonic clock agrees; re-arm until the deadline has passed.
+    const check = (): void => {
       link.tick(nodeEnv.now());
       if (link.failure) refuse();
-    }, this.config.handshakeTimeoutMs);
+      else deadline = setTimeout(check, Math.max(1, link.deadline - nodeEnv.now()));
+    };
+    let deadline = setTimeout(check, this.config.handshakeTimeoutMs);
     socket.on("data", onData);
     socket.on("error", () => socket.destroy());
     socket.once("close", done);

@@ -24,6 +24,15 @@ function rawLink(port: number, bytes: Uint8Array | undefined): Promise<Frame[]> 
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({ port, host: "127.0.0.1", rejectUnauthorized: false });
     const chunks: Buffer[] = [];
+    const guard = setTimeout(() => {
+      socket.destroy();
+      reject(
+        new Error(
+          `the server did not close the link (secure: ${socket.encrypted && !socket.connecting}, got ${chunks.length} chunks)`,
+        ),
+      );
+    }, 10_000);
+    socket.once("close", () => clearTimeout(guard));
     socket.once("secureConnect", () => {
       if (bytes) socket.write(bytes);
     });
