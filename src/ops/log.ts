@@ -4,34 +4,38 @@
  */
 import { pino, type Logger } from "pino";
 
-export type EventCode =
-  | "listening"
-  | "startup.failed"
-  | "certificate.created"
-  | "tokens.created"
-  | "session.created"
-  | "session.interrupted"
-  | "session.resumed"
-  | "session.expired"
-  | "session.closed"
-  | "resume.refused"
-  | "auth.failed"
-  | "handshake.failed"
-  | "channel.opened"
-  | "channel.closed"
-  | "channel.refused"
-  | "target.unreachable"
-  | "buffer.full"
-  | "buffer.released"
-  | "link.connecting"
-  | "link.connected"
-  | "link.failed"
-  | "link.lost"
-  | "fallback.used"
-  | "fallback.failed"
-  | "security.failed"
-  | "server.draining"
-  | "server.stopped";
+/** Every log event code, each documented in docs/EVENTS.md (a test checks). */
+export const EVENT_CODES = [
+  "listening",
+  "startup.failed",
+  "certificate.created",
+  "tokens.created",
+  "session.created",
+  "session.interrupted",
+  "session.resumed",
+  "session.expired",
+  "session.closed",
+  "resume.refused",
+  "auth.failed",
+  "handshake.failed",
+  "channel.opened",
+  "channel.closed",
+  "channel.refused",
+  "target.unreachable",
+  "buffer.full",
+  "buffer.released",
+  "link.connecting",
+  "link.connected",
+  "link.failed",
+  "link.lost",
+  "fallback.used",
+  "fallback.failed",
+  "security.failed",
+  "server.draining",
+  "server.stopped",
+] as const;
+
+export type EventCode = (typeof EVENT_CODES)[number];
 
 export type Level = "debug" | "info" | "warn" | "error";
 

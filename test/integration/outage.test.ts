@@ -121,3 +121,28 @@ test(
     assert.ok(client.connect.events("buffer.released").length > 0);
   },
 );
+
+test(
+  "SIGTERM stops the server cleanly: clients are told, targets are closed, the process exits 0",
+  { timeout: 30_000 },
+  async (t) => {
+    const targetSockets: Socket[] = [];
+    const target = createServer((s) => {
+      targetSockets.push(s);
+      s.pipe(s);
+    });
+    const served = await startServe(t, await listen(t, target));
+    const client = await startConnect(t, served.port, served);
+    const app = connect(client.port, "127.0.0.1");
+    app.write("ping");
+    await new Promise((resolve) => app.once("data", resolve));
+
+    served.serve.kill("SIGTERM");
+    assert.equal(await served.serve.exited, 0);
+    await served.serve.waitFor("server.draining");
+    await Promise.all([closed(targetSockets[0]!), closed(app)]);
+    const closedEvent = await client.connect.waitFor("session.closed");
+    assert.equal(closedEvent.code, "GOING_AWAY");
+    assert.equal(closedEvent.remote, true, "the client was told, not left to time out");
+  },
+);
