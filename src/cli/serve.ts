@@ -27,6 +27,7 @@ interface ServeFlags {
   buffer: number;
   window: number;
   maxSessions: number;
+  globalBuffer: number;
   maxChannels: number;
   handshakeTimeout: number;
   maxAuthFailures: number;
@@ -74,6 +75,7 @@ export function serveCommand(): Command {
     .option("--buffer <bytes>", "replay buffer per session (4MiB, 64k, ...)", size, DEFAULT_LIMITS.sendBudget)
     .option("--window <bytes>", "receive window per channel", size, DEFAULT_LIMITS.receiveWindow)
     .option("--max-sessions <n>", "most sessions at once", positiveInt, 10_000)
+    .option("--global-buffer <bytes>", "replay buffer of all sessions together", size, 1024 ** 3)
     .option("--max-channels <n>", "most channels per session", positiveInt, DEFAULT_SERVER_PARAMS.maxChannels)
     .option(
       "--handshake-timeout <duration>",
@@ -150,6 +152,7 @@ async function buildConfig(flags: ServeFlags, log: EventLog) {
       receiveWindow: flags.window,
     }),
     maxSessions: flags.maxSessions,
+    globalBuffer: flags.globalBuffer,
     handshakeTimeoutMs: flags.handshakeTimeout,
     maxFailuresPerMinute: flags.maxAuthFailures,
   };

@@ -7,6 +7,7 @@ export { encodeFrame, encodeFrameBytes, encodePreamble } from "./frame/encode.js
 export { FrameDecoder, type DecoderOptions } from "./frame/decode.js";
 export { SendBuffer } from "./reliable/send-buffer.js";
 export { Receiver } from "./reliable/receiver.js";
+export { SharedBudget, type BudgetWaiter } from "./reliable/shared-budget.js";
 export type { SessionEnv } from "./session/env.js";
 export type { SessionEvent, SuspendReason } from "./session/events.js";
 export * from "./session/options.js";

@@ -9,6 +9,7 @@ import {
   LifelineError,
   ServerLink,
   ServerSession,
+  SharedBudget,
   toHex,
   type ErrorCode,
   type HelloFrame,
@@ -34,6 +35,8 @@ export interface ServerConfig {
   limits: Partial<SessionLimits>;
   /** Most sessions at once; HELLO beyond it is refused with SERVER_BUSY. */
   maxSessions: number;
+  /** Bytes all sessions together may hold for replay (each also has its own budget). */
+  globalBuffer: number;
   /** A link that has not sent HELLO or RESUME after this many milliseconds is dropped. */
   handshakeTimeoutMs: number;
   /** Failed authentications or resumes allowed per source address per minute. */
@@ -47,6 +50,7 @@ export class LifelineServer {
   private readonly sessions = new Map<string, ServedSession>();
   private readonly expired = new Set<string>();
   private readonly failures: FailureLimiter;
+  private readonly budget: SharedBudget;
   private readonly handshakes = new Set<TLSSocket>();
   private server: Server | undefined;
   private draining = false;
@@ -55,6 +59,7 @@ export class LifelineServer {
     private readonly config: ServerConfig,
     private readonly log: EventLog,
   ) {
+    this.budget = new SharedBudget(config.globalBuffer);
     this.failures = new FailureLimiter(
       { maxFailures: config.maxFailuresPerMinute, windowMs: 60_000, maxTracked: 100_000 },
       nodeEnv.now,
@@ -194,7 +199,7 @@ export class LifelineServer {
     const session = new ServerSession(
       hello,
       link.decoder,
-      { params: this.config.params, limits: this.config.limits },
+      { params: this.config.params, limits: this.config.limits, sharedBudget: this.budget },
       nodeEnv,
     );
     const served = new ServedSession(session, this.config.targets, this.log, client, (s, expired) =>

@@ -47,7 +47,10 @@ export class SessionPump {
   constructor(
     readonly session: Session,
     private readonly hooks: PumpHooks,
-  ) {}
+  ) {
+    // Woken from another session's call stack: service on the next turn, not inside it.
+    session.onWake = () => setImmediate(() => this.service());
+  }
 
   /** Attaches `socket` as link number `id` (from linkUp / the server session) and starts reading it. */
   attachLink(id: number, socket: Duplex): void {

@@ -11,6 +11,7 @@ import {
   ServerLink,
   ServerSession,
   SessionState,
+  SharedBudget,
   WIRE_CODES,
   type Frame,
   type ResumeFrame,
@@ -332,5 +333,43 @@ test("every state change is reported, and illegal transitions are refused", () =
   expectLifelineError(
     () => (sim.client as unknown as { transition(s: string): void }).transition("connecting"),
     "INVALID_STATE",
+  );
+});
+
+test("sessions sharing a global budget: one that is refused is woken when another gives room back", () => {
+  const limits = {
+    sendBudget: 8192,
+    channelSendBudget: 4096,
+    receiveWindow: 8192,
+    ackBytes: 512,
+    ackDelayMs: 10,
+  };
+  const shared = new SharedBudget(6000);
+  const [a, b] = [new Sim({ limits, sharedBudget: shared }), new Sim({ limits, sharedBudget: shared })];
+  const channel = (sim: Sim): number => {
+    sim.connect();
+    sim.pump(1 << 20);
+    const id = sim.client.openChannel("default");
+    sim.pump(1 << 20);
+    return id;
+  };
+  const [ca, cb] = [channel(a), channel(b)];
+  assert.equal(a.server!.write(ca, new Uint8Array(4096)), 4096);
+  assert.equal(
+    b.server!.write(cb, new Uint8Array(4096)),
+    6000 - 4096,
+    "only what is left of the shared budget",
+  );
+  assert.equal(shared.used, 6000);
+  let woken = false;
+  b.server!.onWake = () => (woken = true);
+  b.server!.takeEvents();
+  a.settle(); // a's client receives and acknowledges: a's server gives its 4096 bytes back
+  assert.ok(woken, "b was woken");
+  assert.ok(b.server!.takeEvents().some((e) => e.type === "writable" && e.channel === cb));
+  assert.equal(
+    b.server!.write(cb, new Uint8Array(4096)),
+    4096 - (6000 - 4096),
+    "b fills its own channel budget now",
   );
 });

@@ -14,6 +14,7 @@ import {
   type SessionEvent,
   type SessionLimits,
   type ServerParams,
+  type SharedBudget,
 } from "../../src/core/index.js";
 import { FakeEnv } from "./fake-env.js";
 
@@ -124,6 +125,7 @@ export class App {
 
 export interface SimOptions {
   limits: Partial<SessionLimits>;
+  sharedBudget?: SharedBudget;
   params?: Partial<ServerParams>;
   seed?: number;
 }
@@ -236,7 +238,11 @@ export class Sim {
         this.server = new ServerSession(
           request,
           this.serverLink.decoder,
-          { params: this.options.params ?? {}, limits: this.options.limits },
+          {
+            params: this.options.params ?? {},
+            limits: this.options.limits,
+            ...(this.options.sharedBudget ? { sharedBudget: this.options.sharedBudget } : {}),
+          },
           this.env,
         );
         this.servers.push(this.server);

@@ -49,6 +49,7 @@ test("bytes read from an application that then half-closes and closes are all de
       params: resolveServerParams({}),
       limits,
       maxSessions: 10,
+      globalBuffer: 1 << 30,
       handshakeTimeoutMs: 10_000,
       maxFailuresPerMinute: 100,
     },

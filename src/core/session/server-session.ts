@@ -9,6 +9,7 @@ import { isLifelineError, LifelineError, WIRE_CODES, type ErrorCode } from "../e
 import type { FrameDecoder } from "../frame/decode.js";
 import type { Frame, HelloFrame, ResumeFrame } from "../frame/types.js";
 import { Channel } from "../reliable/channel.js";
+import type { SharedBudget } from "../reliable/shared-budget.js";
 import type { SessionEnv } from "./env.js";
 import { resolveLimits, resolveServerParams, type ServerParams, type SessionLimits } from "./options.js";
 import { Session } from "./session.js";
@@ -17,6 +18,8 @@ import { SessionState } from "./state.js";
 export interface ServerSessionOptions {
   params?: Partial<ServerParams>;
   limits?: Partial<SessionLimits>;
+  /** The server's global buffer budget, shared by all its sessions. */
+  sharedBudget?: SharedBudget;
 }
 
 export class ServerSession extends Session {
@@ -28,7 +31,7 @@ export class ServerSession extends Session {
 
   /** Creates the session for an authenticated HELLO; its WELCOME is queued on `decoder`'s link. */
   constructor(hello: HelloFrame, decoder: FrameDecoder, options: ServerSessionOptions, env: SessionEnv) {
-    super("server", resolveLimits(options.limits), env, SessionState.Established);
+    super("server", resolveLimits(options.limits), env, SessionState.Established, options.sharedBudget);
     const params = resolveServerParams(options.params);
     this.params = params;
     this.peerReceiveWindow = hello.receiveWindow;

@@ -9,6 +9,7 @@ import type { FrameDecoder } from "../frame/decode.js";
 import type { ChannelTable, Frame } from "../frame/types.js";
 import { codeFromWire, isLifelineError, LifelineError, WIRE_CODES, type ErrorCode } from "../errors.js";
 import { Channel } from "../reliable/channel.js";
+import type { BudgetWaiter, SharedBudget } from "../reliable/shared-budget.js";
 import type { SessionEnv } from "./env.js";
 import type { SessionEvent, SuspendReason } from "./events.js";
 import type { ServerParams, SessionLimits } from "./options.js";
@@ -31,7 +32,13 @@ interface Link {
   lastPingAt: number;
 }
 
-export abstract class Session {
+export abstract class Session implements BudgetWaiter {
+  /**
+   * Called when another session freed room in the shared budget this one was waiting for: the I/O
+   * layer should service this session (its "writable" events are queued).
+   */
+  onWake: (() => void) | undefined;
+
   protected readonly channels = new Map<number, Channel>();
   /** Client: highest channel id allocated. Server: highest channel id OPEN was received for. */
   protected highestChannel = 0;
@@ -62,8 +69,18 @@ export abstract class Session {
     protected readonly limits: SessionLimits,
     protected readonly env: SessionEnv,
     initial: SessionState,
+    /** A budget shared with other sessions (the server's global buffer budget), if any. */
+    protected readonly shared?: SharedBudget,
   ) {
     this.current = initial;
+  }
+
+  /** Part of BudgetWaiter: room may be back in the shared budget. */
+  wake(): void {
+    if (this.isClosed() || this.blocked.size === 0) return;
+    this.releaseBlocked();
+    if (this.blocked.size > 0) this.shared?.waitForRoom(this);
+    this.onWake?.();
   }
 
   get state(): SessionState {
@@ -155,10 +172,13 @@ export abstract class Session {
     const n = Math.max(0, Math.min(bytes.length, this.room(ch)));
     if (n > 0) {
       ch.out.append(n === bytes.length ? bytes : bytes.subarray(0, n));
-      this.bufferedBytes += n;
+      this.hold(n);
       this.markReady(ch);
     }
-    if (n < bytes.length) this.blocked.add(ch);
+    if (n < bytes.length) {
+      this.blocked.add(ch);
+      this.shared?.waitForRoom(this);
+    }
     return n;
   }
 
@@ -410,7 +430,7 @@ export abstract class Session {
         continue;
       }
       if (row) {
-        this.bufferedBytes -= ch.acknowledge(row.received, row.windowLimit);
+        this.free(ch.acknowledge(row.received, row.windowLimit));
         ch.rewindTo(row.received);
         if (this.role === "server" && ch.opened && !row.opened)
           this.control.push({ kind: "opened", channel: ch.id });
@@ -483,7 +503,8 @@ export abstract class Session {
     this.ackNow.clear();
     this.ackLater.clear();
     this.ackDeadline = Infinity;
-    this.bufferedBytes = 0;
+    this.free(this.bufferedBytes);
+    this.shared?.forget(this);
     this.transition(SessionState.Closed);
     this.emit({ type: "closed", code, wireCode, reason, remote });
   }
@@ -526,7 +547,7 @@ export abstract class Session {
         }
         const ch = this.channelFor(frame.channel);
         if (!ch) return;
-        this.bufferedBytes -= ch.acknowledge(frame.received, frame.windowLimit);
+        this.free(ch.acknowledge(frame.received, frame.windowLimit));
         this.markReady(ch);
         this.releaseBlocked();
         this.retireIfFinished(ch);
@@ -626,7 +647,7 @@ export abstract class Session {
   /** Drops a channel's buffers and scheduling, returning its budget to the others. */
   private release(ch: Channel): void {
     const freed = ch.out.buffered;
-    this.bufferedBytes -= freed;
+    this.free(freed);
     ch.out.ack(ch.out.written);
     this.ready.delete(ch);
     this.blocked.delete(ch);
@@ -644,8 +665,20 @@ export abstract class Session {
     return Math.min(
       this.limits.channelSendBudget - ch.out.buffered,
       this.limits.sendBudget - this.bufferedBytes,
+      this.shared ? this.shared.available : Infinity,
       ch.peerWindowLimit + Math.min(WINDOW_SLACK, this.limits.sendBudget / 8) - ch.out.written,
     );
+  }
+
+  private hold(bytes: number): void {
+    this.bufferedBytes += bytes;
+    this.shared?.take(bytes);
+  }
+
+  private free(bytes: number): void {
+    if (bytes <= 0) return;
+    this.bufferedBytes -= bytes;
+    this.shared?.give(bytes);
   }
 
   protected releaseBlocked(): void {
