@@ -146,3 +146,39 @@ test(
     assert.equal(closedEvent.remote, true, "the client was told, not left to time out");
   },
 );
+
+test(
+  "a server restart loses the session: local connections are closed with a clear event, new ones get a new session",
+  { timeout: 60_000 },
+  async (t) => {
+    const target = createServer((s) => s.pipe(s));
+    const targetPort = await listen(t, target);
+    const first = await startServe(t, targetPort);
+    const proxy = new FaultProxy(first.port);
+    const client = await startConnect(t, await listen(t, proxy.server), first);
+    const echo = async (): Promise<Socket> => {
+      const socket = connect(client.port, "127.0.0.1");
+      socket.write("ping");
+      await new Promise((resolve) => socket.once("data", resolve));
+      return socket;
+    };
+    const before = await echo();
+
+    first.serve.kill("SIGKILL");
+    await first.serve.exited;
+    const second = await startServe(t, targetPort, [], first.dir); // same certificate and token, no memory of sessions
+    proxy.targetPort = second.port;
+    proxy.cut();
+
+    await closed(before);
+    const lost = await client.connect.waitFor("session.closed");
+    assert.equal(lost.code, "UNKNOWN_SESSION");
+    const after = await echo();
+    after.destroy();
+    assert.equal(
+      client.connect.events("session.created").length,
+      2,
+      "the next connection started a new session",
+    );
+  },
+);

@@ -6,8 +6,20 @@ import { createCipheriv, createHash } from "node:crypto";
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import type { TestContext } from "node:test";
 
+/** Listens on a free loopback port; when the test ends, the server is closed and its connections destroyed. */
 export function listen(t: TestContext, server: Server, host = "127.0.0.1"): Promise<number> {
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const open = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    open.add(socket);
+    socket.once("close", () => open.delete(socket));
+  });
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of open) socket.destroy();
+      }),
+  );
   return new Promise((resolve) =>
     server.listen(0, host, () => resolve((server.address() as AddressInfo).port)),
   );
@@ -24,7 +36,8 @@ export class FaultProxy {
   cuts = 0;
   accepted = 0;
 
-  constructor(private readonly targetPort: number) {
+  /** @param targetPort where new connections go; may be changed to move the "server" */
+  constructor(public targetPort: number) {
     this.server = createServer((client) => {
       if (this.down) {
         client.destroy();
