@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { connect, createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
-import { listen } from "../support/net-fixtures.js";
+import { FaultProxy, listen } from "../support/net-fixtures.js";
 import { lifeline, stateDir } from "../support/procs.js";
 import { startConnect, startServe } from "../support/setup.js";
 
@@ -138,5 +138,50 @@ test(
     await served.serve.waitFor("auth.failed");
     assert.equal(direct.connections(), 0);
     assert.equal(target.connections(), 0, "a wrong token opens no target connection");
+  },
+);
+
+test(
+  "trust on first use: the first certificate is remembered, a changed one is a hard error with no fallback",
+  { timeout: 30_000 },
+  async (t) => {
+    const target = echoTarget();
+    const targetPort = await listen(t, target.server);
+    const first = await startServe(t, targetPort);
+    const second = await startServe(t, targetPort); // another state directory: another certificate
+    const proxy = new FaultProxy(first.port);
+    const proxyPort = await listen(t, proxy.server);
+    const direct = echoTarget();
+    const dir = stateDir(t);
+    const client = lifeline(t, [
+      "connect",
+      "--server",
+      `127.0.0.1:${proxyPort}`,
+      "--listen",
+      "127.0.0.1:0",
+      "--known-hosts",
+      join(dir, "known_hosts"),
+      "--token-file",
+      join(first.dir, "tokens"),
+      "--fallback",
+      `127.0.0.1:${await listen(t, direct.server)}`,
+      "--state-dir",
+      dir,
+    ]);
+    const port = await client.port();
+    assert.equal(await roundTrip(port), "hello");
+    const trusted = await client.waitFor("link.connected");
+    assert.match(trusted.msg, /trusting .* on first use/);
+
+    proxy.down = true; // the first server's session is abandoned...
+    proxy.cut();
+    await client.waitFor("link.lost");
+    proxy.targetPort = second.port; // ...and the address now answers with another certificate
+    proxy.down = false;
+    const failure = await client.waitFor("security.failed");
+    assert.match(failure.msg, /CHANGED/);
+    assert.equal(await roundTrip(port), undefined, "new connections are refused too, not sent elsewhere");
+    assert.equal(client.events("fallback.used").length, 0);
+    assert.equal(direct.connections(), 0);
   },
 );
