@@ -21,6 +21,7 @@ interface ServeFlags {
   key?: string;
   tokens?: string;
   stateDir: string;
+  certName: string[];
   sessionTimeout: number;
   keepalive: number;
   deadAfter: number;
@@ -54,6 +55,12 @@ export function serveCommand(): Command {
       "accepted client tokens, one per line; default: a generated one in the state directory",
     )
     .option("--state-dir <dir>", "where generated certificate and tokens are kept", defaultStateDir())
+    .option(
+      "--cert-name <name>",
+      "another DNS name for the generated certificate (for clients using --ca); repeatable",
+      collect,
+      [],
+    )
     .option(
       "--session-timeout <duration>",
       "how long a session outlives its link (180, 180s, 3m)",
@@ -111,7 +118,7 @@ async function buildConfig(flags: ServeFlags, log: EventLog) {
   const certificate =
     flags.cert && flags.key
       ? loadCertificate(flags.cert, flags.key)
-      : await ensureCertificate(flags.stateDir);
+      : await ensureCertificate(flags.stateDir, flags.certName);
   if (certificate.created) {
     log.info("certificate.created", `created a self-signed certificate: ${certificate.certPath}`, {
       path: certificate.certPath,

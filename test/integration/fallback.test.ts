@@ -9,7 +9,7 @@ import { connect, createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { FaultProxy, listen } from "../support/net-fixtures.js";
-import { lifeline, stateDir } from "../support/procs.js";
+import { lifeline, stateDir, type LifelineProcess } from "../support/procs.js";
 import { startConnect, startServe } from "../support/setup.js";
 
 /** A loopback port with nothing listening on it. */
@@ -183,5 +183,38 @@ test(
     assert.equal(await roundTrip(port), undefined, "new connections are refused too, not sent elsewhere");
     assert.equal(client.events("fallback.used").length, 0);
     assert.equal(direct.connections(), 0);
+  },
+);
+
+test(
+  "--ca trusts the server's own certificate by name, and refuses a certificate it did not sign",
+  { timeout: 30_000 },
+  async (t) => {
+    const target = echoTarget();
+    const targetPort = await listen(t, target.server);
+    const served = await startServe(t, targetPort);
+    const stranger = await startServe(t, targetPort);
+    const connectWithCa = async (caDir: string): Promise<LifelineProcess> =>
+      lifeline(t, [
+        "connect",
+        "--server",
+        `localhost:${served.port}`,
+        "--listen",
+        "127.0.0.1:0",
+        "--ca",
+        join(caDir, "server.crt"),
+        "--token-file",
+        join(served.dir, "tokens"),
+        "--no-fallback",
+        "--state-dir",
+        stateDir(t),
+      ]);
+    const trusting = await connectWithCa(served.dir);
+    assert.equal(await roundTrip(await trusting.port()), "hello");
+
+    const wrong = await connectWithCa(stranger.dir);
+    assert.equal(await roundTrip(await wrong.port()), undefined);
+    const failure = await wrong.waitFor("security.failed");
+    assert.match(failure.msg, /not trusted/);
   },
 );
