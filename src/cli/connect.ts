@@ -6,7 +6,7 @@ import { DEFAULT_LIMITS, resolveLimits } from "../core/index.js";
 import { LifelineAgent } from "../client/agent.js";
 import type { Verification } from "../client/verify.js";
 import type { HostPort } from "../ops/address.js";
-import { EventLog } from "../ops/log.js";
+import { EventLog, type LogLevel } from "../ops/log.js";
 import { defaultStateDir } from "../server/credentials.js";
 import { DEFAULT_TARGET } from "../server/targets.js";
 import { duration, hostPort, logLevel, pin, size } from "./options.js";
@@ -25,7 +25,7 @@ interface ConnectFlags {
   window: number;
   dialTimeout: number;
   stateDir: string;
-  logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  logLevel: LogLevel;
 }
 
 export function connectCommand(): Command {

@@ -1,6 +1,7 @@
 /** Option parsers shared by the subcommands: each turns a flag's text into a value or a clear error. */
 import { InvalidArgumentError } from "commander";
 import { parseHostPort, type HostPort } from "../ops/address.js";
+import type { LogLevel } from "../ops/log.js";
 import { parsePin } from "../ops/fingerprint.js";
 import { parseDuration, parseSize } from "../ops/units.js";
 
@@ -29,5 +30,5 @@ export const collect = (value: string, previous: string[] = []): string[] => [..
 export const logLevel = wrap((text) => {
   if (!["debug", "info", "warn", "error", "silent"].includes(text))
     throw new Error("one of debug, info, warn, error, silent");
-  return text as "debug" | "info" | "warn" | "error" | "silent";
+  return text as LogLevel;
 });

@@ -1,7 +1,7 @@
 /** `lifeline serve`: flags → ServerConfig → a running LifelineServer. */
 import { Command } from "commander";
 import { DEFAULT_LIMITS, DEFAULT_SERVER_PARAMS, resolveLimits, resolveServerParams } from "../core/index.js";
-import { EventLog } from "../ops/log.js";
+import { EventLog, type LogLevel } from "../ops/log.js";
 import {
   defaultStateDir,
   ensureCertificate,
@@ -32,7 +32,7 @@ interface ServeFlags {
   maxChannels: number;
   handshakeTimeout: number;
   maxAuthFailures: number;
-  logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  logLevel: LogLevel;
 }
 
 export function serveCommand(): Command {

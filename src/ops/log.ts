@@ -39,16 +39,15 @@ export type EventCode = (typeof EVENT_CODES)[number];
 
 export type Level = "debug" | "info" | "warn" | "error";
 
+/** A level to log at, or "silent". */
+export type LogLevel = Level | "silent";
+
 export type EventFields = Record<string, unknown>;
 
 export class EventLog {
   private readonly logger: Logger;
 
-  constructor(
-    role: string,
-    level: Level | "silent" = "info",
-    destination: NodeJS.WritableStream = process.stderr,
-  ) {
+  constructor(role: string, level: LogLevel = "info", destination: NodeJS.WritableStream = process.stderr) {
     this.logger = pino({ level, base: { role }, messageKey: "msg" }, destination as pino.DestinationStream);
   }
 

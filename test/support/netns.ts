@@ -5,6 +5,7 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { eachLine } from "./procs.js";
 import type { TestContext } from "node:test";
 
 export interface Topology {
@@ -99,17 +100,12 @@ export function scriptIn(
   });
   const waiting: ((line: string) => void)[] = [];
   const seen: string[] = [];
-  let partial = "";
-  child.stdout?.setEncoding("utf8");
-  child.stdout?.on("data", (text: string) => {
-    partial += text;
-    const parts = partial.split("\n");
-    partial = parts.pop() ?? "";
-    for (const l of parts) {
+  if (child.stdout) {
+    eachLine(child.stdout, (l) => {
       seen.push(l);
       waiting.shift()?.(l);
-    }
-  });
+    });
+  }
   const line = (i: number): Promise<string> =>
     seen[i] !== undefined
       ? Promise.resolve(seen[i] as string)

@@ -25,14 +25,7 @@ export class LifelineProcess {
   readonly exited: Promise<number | null>;
 
   constructor(readonly child: ChildProcess) {
-    let partial = "";
-    child.stderr?.setEncoding("utf8");
-    child.stderr?.on("data", (text: string) => {
-      partial += text;
-      const lines = partial.split("\n");
-      partial = lines.pop() ?? "";
-      for (const line of lines) this.line(line);
-    });
+    if (child.stderr) eachLine(child.stderr, (line) => this.line(line));
     this.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
   }
 
@@ -91,6 +84,18 @@ export class LifelineProcess {
   kill(signal: NodeJS.Signals = "SIGKILL"): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
   }
+}
+
+/** Calls `fn` with each complete line of text from `stream`. */
+export function eachLine(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
+  let partial = "";
+  stream.setEncoding("utf8");
+  stream.on("data", (text: string) => {
+    partial += text;
+    const lines = partial.split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) fn(line);
+  });
 }
 
 /** A temporary state directory, removed when the test ends. */
