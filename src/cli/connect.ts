@@ -20,7 +20,7 @@ interface ConnectFlags {
   pin?: string;
   knownHosts?: string;
   tokenFile?: string;
-  fallback: HostPort | boolean;
+  fallback?: HostPort | boolean;
   buffer: number;
   window: number;
   dialTimeout: number;
@@ -97,12 +97,13 @@ export function connectCommand(): Command {
 }
 
 function buildConfig(flags: ConnectFlags) {
+  // Commander leaves the flag undefined when neither --fallback nor --no-fallback is given: the default is on.
   const fallback =
     flags.fallback === false
       ? undefined
-      : flags.fallback === true
-        ? { host: flags.server.host, port: 1494 }
-        : flags.fallback;
+      : typeof flags.fallback === "object"
+        ? flags.fallback
+        : { host: flags.server.host, port: 1494 };
   const limits = resolveLimits({
     sendBudget: flags.buffer,
     channelSendBudget: Math.min(flags.buffer, DEFAULT_LIMITS.channelSendBudget),

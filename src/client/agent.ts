@@ -13,7 +13,6 @@ import { formatHostPort, type HostPort } from "../ops/address.js";
 import type { EventLog } from "../ops/log.js";
 import { UnreachableError } from "./dialer.js";
 import { ClientRunner, type ChannelOutcome, type RunnerConfig } from "./runner.js";
-import { SecurityError } from "./verify.js";
 
 export interface AgentConfig extends RunnerConfig {
   /** Where local connections go when the reliability service is unavailable; undefined: no fallback. */
@@ -110,7 +109,9 @@ export class LifelineAgent {
   }
 
   private withoutSession(local: Duplex, err: Error): Promise<ChannelOutcome> {
-    if (err instanceof SecurityError) {
+    if (!(err instanceof UnreachableError)) {
+      // A certificate or token failure, or anything unexpected (e.g. an unwritable known-hosts file):
+      // the reliability service answered, so falling back would only weaken security.
       this.log.error("security.failed", `${err.message}; not falling back to a direct connection`, {
         server: formatHostPort(this.config.server),
       });
@@ -118,7 +119,7 @@ export class LifelineAgent {
       return Promise.resolve("reset");
     }
     const fallback = this.config.fallback;
-    const reason = err instanceof UnreachableError ? err.message : String(err);
+    const reason = err.message;
     if (!fallback) {
       this.log.error("link.failed", `reliability service unavailable (${reason}) and fallback is disabled`, {
         server: formatHostPort(this.config.server),

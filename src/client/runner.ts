@@ -44,6 +44,8 @@ export class ClientRunner {
   readonly pump: SessionPump;
   private sessionId = "";
   private reconnecting = false;
+  /** Reconnect attempts since the last successful resume: a link that dies at once does not reset the backoff. */
+  private attempt = 0;
   private pendingStart: { resolve: () => void; reject: (err: Error) => void } | undefined;
   private readonly channelDone = new Map<number, (outcome: ChannelOutcome) => void>();
 
@@ -140,6 +142,7 @@ export class ClientRunner {
         break;
       }
       case "resumed":
+        this.attempt = 0;
         this.log.info("session.resumed", `resumed after ${event.outageMs} ms`, {
           session: this.sessionId,
           outageMs: event.outageMs,
@@ -200,7 +203,8 @@ export class ClientRunner {
     if (this.reconnecting) return;
     this.reconnecting = true;
     try {
-      for (let attempt = 0; this.session.state === SessionState.Suspended; attempt++) {
+      while (this.session.state === SessionState.Suspended) {
+        const attempt = this.attempt++;
         const delay = backoffDelay(attempt, () => randomInt(1_000_000) / 1_000_000);
         if (delay > 0) await sleep(delay);
         if (this.session.state !== SessionState.Suspended) return;

@@ -48,6 +48,8 @@ export class EventLog {
   private readonly logger: Logger;
 
   constructor(role: string, level: LogLevel = "info", destination: NodeJS.WritableStream = process.stderr) {
+    // If whoever reads the log goes away (EPIPE), the service carries on without its log.
+    destination.on("error", () => undefined);
     this.logger = pino({ level, base: { role }, messageKey: "msg" }, destination as pino.DestinationStream);
   }
 

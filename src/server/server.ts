@@ -128,7 +128,8 @@ export class LifelineServer {
       served.session.close("GOING_AWAY", "the server is shutting down");
       served.pump.service();
     }
-    await closed;
+    // Links whose peers have gone silent are destroyed by then; do not wait on them forever.
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     this.log.info("server.stopped", "stopped");
   }
 
@@ -221,7 +222,8 @@ export class LifelineServer {
         ? "SESSION_EXPIRED"
         : "UNKNOWN_SESSION";
     if (refusal || !served) {
-      if (refusal === "BAD_SECRET" || refusal === "UNKNOWN_SESSION") this.failures.recordFailure(address);
+      // Only a wrong secret is a guess; unknown sessions are what every client sees after a restart.
+      if (refusal === "BAD_SECRET") this.failures.recordFailure(address);
       const why = refusal ?? "UNKNOWN_SESSION";
       this.log.warn("resume.refused", `resume refused: ${why}`, { client, session: id, reason: why });
       return this.refuse(socket, link, why, "resume refused");

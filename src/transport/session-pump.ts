@@ -32,6 +32,14 @@ interface ChannelPipe {
   /** Reading is paused because the session's budget is full. */
   blocked: boolean;
   ended: boolean;
+  /** The socket failed (reset, write error): a close after this is an abort, not a clean end. */
+  failed: boolean;
+}
+
+/** Ends a socket gracefully, but never waits on a silent peer for more than `graceMs`. */
+function endThenDestroy(socket: Duplex, graceMs = 2000): void {
+  socket.end();
+  setTimeout(() => socket.destroy(), graceMs).unref();
 }
 
 export class SessionPump {
@@ -81,7 +89,7 @@ export class SessionPump {
 
   /** Connects an application socket to `channel`: reads feed the session, deliveries are written. */
   attachChannel(channel: number, socket: Duplex): void {
-    const pipe: ChannelPipe = { socket, pending: [], blocked: false, ended: false };
+    const pipe: ChannelPipe = { socket, pending: [], blocked: false, ended: false, failed: false };
     this.channels.set(channel, pipe);
     socket.on("data", (chunk: Buffer) => {
       if (this.channels.get(channel) !== pipe) return;
@@ -95,15 +103,18 @@ export class SessionPump {
       if (pipe.pending.length === 0) this.endChannel(channel);
       this.service();
     });
-    socket.on("error", () => socket.destroy());
+    socket.on("error", () => {
+      pipe.failed = true;
+      socket.destroy();
+    });
     socket.once("close", () => {
       if (this.channels.get(channel) !== pipe) return;
-      if (pipe.ended) {
+      if (pipe.ended && !pipe.failed) {
         // A clean close: everything the application sent before it is still delivered (the pipe
         // stays until its pending bytes and EOF have gone to the session).
         return;
       }
-      // Closed without a clean end of input (error, RST): abort the channel so the far side does not hang.
+      // Closed by an error or without a clean end of input: abort the channel so the far side knows.
       this.channels.delete(channel);
       this.session.reset(channel, "CHANNEL_ABORTED");
       this.service();
@@ -144,9 +155,15 @@ export class SessionPump {
     switch (event.type) {
       case "data": {
         const pipe = this.channels.get(event.channel);
-        if (!pipe || pipe.socket.destroyed || !pipe.socket.writable) {
-          // The application is gone: nothing can take these bytes, so they must not hold the window.
+        if (!pipe) {
           this.session.consume(event.channel, event.bytes.length);
+          break;
+        }
+        if (pipe.socket.destroyed || !pipe.socket.writable) {
+          // The application is gone and the peer is still sending: abort, as TCP answers with RST.
+          this.session.consume(event.channel, event.bytes.length);
+          this.channels.delete(event.channel);
+          this.session.reset(event.channel, "CHANNEL_ABORTED");
           break;
         }
         const n = event.bytes.length;
@@ -180,7 +197,7 @@ export class SessionPump {
         if (this.link?.id === event.link) this.link = undefined;
         if (socket && event.farewell) {
           for (const chunk of event.farewell) socket.write(chunk);
-          socket.end();
+          endThenDestroy(socket);
         } else {
           socket?.destroy();
         }
@@ -190,7 +207,7 @@ export class SessionPump {
         this.transmit();
         const link = this.link;
         this.link = undefined;
-        link?.socket.end();
+        if (link) endThenDestroy(link.socket);
         for (const pipe of this.channels.values()) pipe.socket.destroy();
         this.channels.clear();
         this.dispose();

@@ -218,3 +218,24 @@ test(
     assert.match(failure.msg, /not trusted/);
   },
 );
+
+test("fallback is on by default, to the same host's port 1494", { timeout: 30_000 }, async (t) => {
+  const dir = stateDir(t);
+  writeFileSync(join(dir, "token"), "x\n");
+  const client = lifeline(t, [
+    "connect",
+    "--server",
+    `127.0.0.1:${await deadPort()}`,
+    "--listen",
+    "127.0.0.1:0",
+    "--token-file",
+    join(dir, "token"),
+    "--state-dir",
+    dir,
+  ]);
+  void roundTrip(await client.port());
+  // Whether or not something listens on 1494 here, the direct path to it was taken.
+  const outcome = await Promise.race([client.waitFor("fallback.used"), client.waitFor("fallback.failed")]);
+  assert.match(outcome.msg, /127\.0\.0\.1:1494/);
+  assert.equal(client.events("link.failed").length, 0, "not refused for lack of a fallback");
+});

@@ -2,7 +2,7 @@
  * The pump between a session and application sockets, with a real server and client runner over
  * TLS on loopback, and an application socket whose events the test controls exactly.
  */
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createServer, type Socket } from "node:net";
@@ -18,7 +18,7 @@ import { TokenSet } from "../../src/server/tokens.js";
 import { EventLog } from "../../src/ops/log.js";
 import { listen, pseudoRandom } from "../support/net-fixtures.js";
 
-test("bytes read from an application that then half-closes and closes are all delivered, even while held back", async (t) => {
+async function setUp(t: TestContext) {
   const dir = mkdtempSync(join(tmpdir(), "lifeline-pump-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const cert = await ensureCertificate(dir);
@@ -71,6 +71,11 @@ test("bytes read from an application that then half-closes and closes are all de
   );
   await runner.start();
   t.after(() => runner.close());
+  return { runner, ended, received: () => ({ received, receivedBytes }), target: () => targetSocket };
+}
+
+test("bytes read from an application that then half-closes and closes are all delivered, even while held back", async (t) => {
+  const { runner, ended, received: state, target: targetSocket } = await setUp(t);
 
   // The application: far more than the budget in one read, then EOF, then gone.
   const app = new Duplex({ read() {}, write: (_chunk, _enc, cb) => cb() });
@@ -85,8 +90,18 @@ test("bytes read from an application that then half-closes and closes are all de
   app.destroy(); // the application has closed its socket; lifeline still holds most of its bytes
 
   await ended;
+  const { received, receivedBytes } = state();
   assert.equal(receivedBytes, data.length, "every byte the application sent arrived");
   assert.equal(received.digest("hex"), createHash("sha256").update(data).digest("hex"));
   assert.equal(await outcome, "closed", "the channel ended cleanly, not with a reset");
-  targetSocket.destroy();
+  targetSocket().destroy();
+});
+
+test("an application socket that fails ends its channel with a reset, and the caller learns it", async (t) => {
+  const { runner } = await setUp(t);
+  const app = new Duplex({ read() {}, write: (_chunk, _enc, cb) => cb() });
+  const outcome = new Promise<string>((resolve) => runner.openChannel(app, resolve));
+  app.push("some bytes");
+  app.destroy(new Error("EPIPE")); // e.g. stdout closed under `lifeline connect --stdio | head`
+  assert.equal(await outcome, "reset");
 });

@@ -34,7 +34,7 @@ export type SessionEvent =
   | { type: "eof"; channel: number }
   /** Room in the send budget again after a short write. */
   | { type: "writable"; channel: number }
-  /** The channel was aborted (both directions). */
+  /** The channel was aborted (both directions): by the peer (`remote`), locally, or with the session. */
   | { type: "channel-reset"; channel: number; code: ErrorCode; remote: boolean }
   /** Both directions ended and were acknowledged; the channel id is retired. */
   | { type: "channel-closed"; channel: number };

@@ -196,6 +196,7 @@ export abstract class Session implements BudgetWaiter {
     if (!ch || ch.isReset) return;
     ch.resetCode = WIRE_CODES[code];
     this.release(ch);
+    this.emit({ type: "channel-reset", channel, code, remote: false });
     if (this.canSendChannelFrames()) this.control.push({ kind: "reset", channel, code: ch.resetCode });
   }
 
