@@ -9,7 +9,7 @@ import type { HostPort } from "../ops/address.js";
 import { EventLog, type LogLevel } from "../ops/log.js";
 import { defaultStateDir } from "../server/credentials.js";
 import { DEFAULT_TARGET } from "../server/targets.js";
-import { duration, hostPort, logLevel, pin, size } from "./options.js";
+import { durationOption, hostPort, logLevel, pin, sizeOption } from "./options.js";
 
 interface ConnectFlags {
   server: HostPort;
@@ -30,6 +30,7 @@ interface ConnectFlags {
 
 export function connectCommand(): Command {
   return new Command("connect")
+    .exitOverride()
     .description("carry local TCP connections (or stdin/stdout) over a reliable session to a lifeline server")
     .requiredOption("--server <host[:port]>", "the lifeline server (port 2598 by default)", hostPort(2598))
     .option(
@@ -52,14 +53,15 @@ export function connectCommand(): Command {
       hostPort(1494),
     )
     .option("--no-fallback", "never connect directly; fail instead")
-    .option(
-      "--buffer <bytes>",
-      "replay buffer for what the applications send (4MiB, 64k, ...)",
-      size,
-      DEFAULT_LIMITS.sendBudget,
+    .addOption(
+      sizeOption(
+        "--buffer <bytes>",
+        "replay buffer for what the applications send (4MiB, 64k, ...)",
+        DEFAULT_LIMITS.sendBudget,
+      ),
     )
-    .option("--window <bytes>", "receive window per channel", size, DEFAULT_LIMITS.receiveWindow)
-    .option("--dial-timeout <duration>", "time allowed for one connection attempt", duration, 5000)
+    .addOption(sizeOption("--window <bytes>", "receive window per channel", DEFAULT_LIMITS.receiveWindow))
+    .addOption(durationOption("--dial-timeout <duration>", "time allowed for one connection attempt", 5000))
     .option(
       "--state-dir <dir>",
       "where known_hosts (and, on the server's machine, its token) live",

@@ -1,6 +1,6 @@
 /** Command-line entry point: parses arguments and hands over to the roles. */
 import { readFileSync } from "node:fs";
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import { connectCommand } from "./connect.js";
 import { serveCommand } from "./serve.js";
 
@@ -13,9 +13,16 @@ export function buildProgram(): Command {
     .description(
       "Session reliability for any TCP protocol: a TLS tunnel whose sessions survive link loss, roaming and silent black-holes.",
     )
+    .exitOverride()
     .version(pkg.version, "-V, --version")
     .addCommand(serveCommand())
     .addCommand(connectCommand());
 }
 
-await buildProgram().parseAsync(process.argv);
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  // The parser has already printed its message; a bad command line exits with 2, like other start-up failures.
+  if (!(err instanceof CommanderError)) throw err;
+  process.exitCode = err.exitCode === 0 ? 0 : 2;
+}

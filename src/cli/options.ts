@@ -1,5 +1,5 @@
 /** Option parsers shared by the subcommands: each turns a flag's text into a value or a clear error. */
-import { InvalidArgumentError } from "commander";
+import { InvalidArgumentError, Option } from "commander";
 import { parseHostPort, type HostPort } from "../ops/address.js";
 import type { LogLevel } from "../ops/log.js";
 import { parsePin } from "../ops/fingerprint.js";
@@ -32,3 +32,24 @@ export const logLevel = wrap((text) => {
     throw new Error("one of debug, info, warn, error, silent");
   return text as LogLevel;
 });
+
+function formatDuration(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+function formatSize(bytes: number): string {
+  if (bytes % 1024 ** 3 === 0) return `${bytes / 1024 ** 3}GiB`;
+  if (bytes % 1024 ** 2 === 0) return `${bytes / 1024 ** 2}MiB`;
+  return bytes % 1024 === 0 ? `${bytes / 1024}KiB` : `${bytes}`;
+}
+
+/** A duration flag whose help shows its default in human units (a bare number means seconds). */
+export function durationOption(flags: string, description: string, defaultMs: number): Option {
+  return new Option(flags, description).argParser(duration).default(defaultMs, formatDuration(defaultMs));
+}
+
+/** A size flag whose help shows its default in human units. */
+export function sizeOption(flags: string, description: string, defaultBytes: number): Option {
+  return new Option(flags, description).argParser(size).default(defaultBytes, formatSize(defaultBytes));
+}

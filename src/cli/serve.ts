@@ -11,7 +11,7 @@ import {
 import { LifelineServer } from "../server/server.js";
 import { parseTargets } from "../server/targets.js";
 import { TokenSet } from "../server/tokens.js";
-import { collect, duration, hostPort, logLevel, positiveInt, size } from "./options.js";
+import { collect, durationOption, hostPort, logLevel, positiveInt, sizeOption } from "./options.js";
 import type { HostPort } from "../ops/address.js";
 
 interface ServeFlags {
@@ -37,6 +37,7 @@ interface ServeFlags {
 
 export function serveCommand(): Command {
   return new Command("serve")
+    .exitOverride()
     .description("run the session reliability service in front of TCP targets")
     .option("--listen <host:port>", "address to accept clients on", hostPort(2598), {
       host: "0.0.0.0",
@@ -61,34 +62,40 @@ export function serveCommand(): Command {
       collect,
       [],
     )
-    .option(
-      "--session-timeout <duration>",
-      "how long a session outlives its link (180, 180s, 3m)",
-      duration,
-      DEFAULT_SERVER_PARAMS.sessionTimeoutMs,
+    .addOption(
+      durationOption(
+        "--session-timeout <duration>",
+        "how long a session outlives its link (180, 180s, 3m)",
+        DEFAULT_SERVER_PARAMS.sessionTimeoutMs,
+      ),
     )
-    .option(
-      "--keepalive <duration>",
-      "keepalive interval announced to clients",
-      duration,
-      DEFAULT_SERVER_PARAMS.keepaliveIntervalMs,
+    .addOption(
+      durationOption(
+        "--keepalive <duration>",
+        "keepalive interval announced to clients",
+        DEFAULT_SERVER_PARAMS.keepaliveIntervalMs,
+      ),
     )
-    .option(
-      "--dead-after <duration>",
-      "a link silent this long is dead",
-      duration,
-      DEFAULT_SERVER_PARAMS.deadAfterMs,
+    .addOption(
+      durationOption(
+        "--dead-after <duration>",
+        "a link silent this long is dead",
+        DEFAULT_SERVER_PARAMS.deadAfterMs,
+      ),
     )
-    .option("--buffer <bytes>", "replay buffer per session (4MiB, 64k, ...)", size, DEFAULT_LIMITS.sendBudget)
-    .option("--window <bytes>", "receive window per channel", size, DEFAULT_LIMITS.receiveWindow)
+    .addOption(
+      sizeOption("--buffer <bytes>", "replay buffer per session (4MiB, 64k, ...)", DEFAULT_LIMITS.sendBudget),
+    )
+    .addOption(sizeOption("--window <bytes>", "receive window per channel", DEFAULT_LIMITS.receiveWindow))
     .option("--max-sessions <n>", "most sessions at once", positiveInt, 10_000)
-    .option("--global-buffer <bytes>", "replay buffer of all sessions together", size, 1024 ** 3)
+    .addOption(sizeOption("--global-buffer <bytes>", "replay buffer of all sessions together", 1024 ** 3))
     .option("--max-channels <n>", "most channels per session", positiveInt, DEFAULT_SERVER_PARAMS.maxChannels)
-    .option(
-      "--handshake-timeout <duration>",
-      "drop links that do not complete the handshake in time",
-      duration,
-      DEFAULT_LIMITS.handshakeTimeoutMs,
+    .addOption(
+      durationOption(
+        "--handshake-timeout <duration>",
+        "drop links that do not complete the handshake in time",
+        DEFAULT_LIMITS.handshakeTimeoutMs,
+      ),
     )
     .option(
       "--max-auth-failures <n>",
