@@ -3,7 +3,7 @@
  * sessions, resumes existing ones on new links, and connects channels to configured targets only.
  */
 import { createServer, type Server, type TLSSocket } from "node:tls";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import {
   AuthMethod,
   LifelineError,
@@ -46,12 +46,19 @@ export interface ServerConfig {
 /** How many expired session ids are remembered, to answer SESSION_EXPIRED rather than UNKNOWN_SESSION. */
 const EXPIRED_MEMORY = 65536;
 
+/** Connections not yet in a session, per source address and in all: beyond these, new ones are dropped at once. */
+const MAX_UNAUTHENTICATED_PER_ADDRESS = 64;
+const MAX_UNAUTHENTICATED = 4096;
+
 export class LifelineServer {
   private readonly sessions = new Map<string, ServedSession>();
   private readonly expired = new Set<string>();
   private readonly failures: FailureLimiter;
   private readonly budget: SharedBudget;
   private readonly handshakes = new Set<TLSSocket>();
+  /** Connections accepted but not yet in a session, by "address:port", and their count per address. */
+  private readonly unauthenticated = new Map<string, string>();
+  private readonly unauthenticatedPerAddress = new Map<string, number>();
   private server: Server | undefined;
   private draining = false;
 
@@ -83,6 +90,9 @@ export class LifelineServer {
       (socket) => this.onLink(socket),
     );
     this.server = server;
+    // Before TLS even starts: every unauthenticated connection holds a descriptor, so they are capped.
+    server.maxConnections = this.config.maxSessions + MAX_UNAUTHENTICATED;
+    server.on("connection", (raw: Socket) => this.onAccepted(raw));
     server.on("tlsClientError", (err, socket) => {
       // With a listener attached, Node leaves the socket open: close it, or silent clients pile up.
       socket.destroy();
@@ -131,6 +141,33 @@ export class LifelineServer {
     // Links whose peers have gone silent are destroyed by then; do not wait on them forever.
     await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     this.log.info("server.stopped", "stopped");
+  }
+
+  private onAccepted(raw: Socket): void {
+    const address = raw.remoteAddress ?? "?";
+    const key = peer(raw); // the same key the TLS socket of this connection will give
+    const count = this.unauthenticatedPerAddress.get(address) ?? 0;
+    if (count >= MAX_UNAUTHENTICATED_PER_ADDRESS || this.unauthenticated.size >= MAX_UNAUTHENTICATED) {
+      this.log.debug("handshake.failed", "too many unauthenticated connections: dropped", {
+        client: key,
+        code: "RATE_LIMITED",
+      });
+      raw.destroy();
+      return;
+    }
+    this.unauthenticated.set(key, address);
+    this.unauthenticatedPerAddress.set(address, count + 1);
+    raw.once("close", () => this.authenticated(key));
+  }
+
+  /** The connection `key` ("address:port") joined a session or closed: it no longer counts. */
+  private authenticated(key: string): void {
+    const address = this.unauthenticated.get(key);
+    if (address === undefined) return;
+    this.unauthenticated.delete(key);
+    const left = (this.unauthenticatedPerAddress.get(address) ?? 1) - 1;
+    if (left > 0) this.unauthenticatedPerAddress.set(address, left);
+    else this.unauthenticatedPerAddress.delete(address);
   }
 
   private onLink(socket: TLSSocket): void {
@@ -207,6 +244,7 @@ export class LifelineServer {
       this.forget(s, expired),
     );
     this.sessions.set(served.id, served);
+    this.authenticated(peer(socket));
     served.pump.attachLink(session.currentLink as number, socket);
   }
 
@@ -229,6 +267,7 @@ export class LifelineServer {
       return this.refuse(socket, link, why, "resume refused");
     }
     served.client = client;
+    this.authenticated(client);
     served.pump.attachLink(served.session.resume(resume, link.decoder), socket);
   }
 

@@ -128,3 +128,34 @@ test(
     });
   },
 );
+
+test("one address cannot hold more than 64 unauthenticated connections", { timeout: 30_000 }, async (t) => {
+  const target = createServer((s) => s.pipe(s));
+  const served = await startServe(t, await listen(t, target));
+  const idle: ReturnType<typeof tcpConnect>[] = [];
+  t.after(() => idle.forEach((s) => s.destroy()));
+  for (let i = 0; i < 64; i++) {
+    const socket = tcpConnect(served.port, "127.0.0.1");
+    socket.on("error", () => undefined);
+    idle.push(socket);
+    await new Promise((resolve) => socket.once("connect", resolve));
+  }
+  const extra = tcpConnect(served.port, "127.0.0.1");
+  extra.on("error", () => undefined);
+  await new Promise((resolve) => extra.once("close", resolve)); // dropped at once, not after the handshake deadline
+  for (const s of idle) s.destroy();
+  // Poll until the server has seen those closes: a probe connection is no longer dropped at once.
+  for (let attempt = 0; ; attempt++) {
+    assert.ok(attempt < 50, "the limit is released once the idle connections are gone");
+    const probe = tcpConnect(served.port, "127.0.0.1");
+    probe.on("error", () => undefined);
+    const dropped = await new Promise<boolean>((resolve) => {
+      probe.once("close", () => resolve(true));
+      setTimeout(() => resolve(false), 100);
+    });
+    probe.destroy();
+    if (!dropped) break;
+  }
+  const client = await startConnect(t, served.port, served);
+  assert.equal(await echo(client.port, "still served"), "still served");
+});
