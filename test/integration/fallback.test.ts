@@ -30,6 +30,18 @@ function echoTarget(): { server: ReturnType<typeof createServer>; connections: (
   return { server, connections: () => count };
 }
 
+/** The client refused for a security reason matching `why`, and did not fall back to `direct`. */
+async function refusedWithoutFallback(
+  client: LifelineProcess,
+  why: RegExp,
+  direct: ReturnType<typeof echoTarget>,
+): Promise<void> {
+  const failure = await client.waitFor("security.failed");
+  assert.match(failure.msg, why);
+  assert.equal(client.events("fallback.used").length, 0, "no fallback after a security failure");
+  assert.equal(direct.connections(), 0, "nothing went to the direct port");
+}
+
 async function roundTrip(port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const socket = connect(port, "127.0.0.1");
@@ -109,10 +121,7 @@ test(
       `127.0.0.1:${await listen(t, direct.server)}`,
     ]);
     assert.equal(await roundTrip(client.port), undefined, "the local connection is closed");
-    const failure = await client.connect.waitFor("security.failed");
-    assert.match(failure.msg, /fingerprint mismatch/);
-    assert.equal(client.connect.events("fallback.used").length, 0);
-    assert.equal(direct.connections(), 0, "nothing went to the direct port");
+    await refusedWithoutFallback(client.connect, /fingerprint mismatch/, direct);
     assert.equal(target.connections(), 0);
   },
 );
@@ -133,10 +142,8 @@ test(
       `127.0.0.1:${await listen(t, direct.server)}`,
     ]);
     assert.equal(await roundTrip(client.port), undefined);
-    const failure = await client.connect.waitFor("security.failed");
-    assert.match(failure.msg, /AUTH_FAILED/);
+    await refusedWithoutFallback(client.connect, /AUTH_FAILED/, direct);
     await served.serve.waitFor("auth.failed");
-    assert.equal(direct.connections(), 0);
     assert.equal(target.connections(), 0, "a wrong token opens no target connection");
   },
 );
@@ -178,10 +185,8 @@ test(
     await client.waitFor("link.lost");
     proxy.targetPort = second.port; // ...and the address now answers with another certificate
     proxy.down = false;
-    const failure = await client.waitFor("security.failed");
-    assert.match(failure.msg, /CHANGED/);
+    await refusedWithoutFallback(client, /CHANGED/, direct);
     assert.equal(await roundTrip(port), undefined, "new connections are refused too, not sent elsewhere");
-    assert.equal(client.events("fallback.used").length, 0);
     assert.equal(direct.connections(), 0);
   },
 );
