@@ -83,10 +83,6 @@ export class SessionPump {
     this.service();
   }
 
-  get linkSocket(): Duplex | undefined {
-    return this.link?.socket;
-  }
-
   /** Connects an application socket to `channel`: reads feed the session, deliveries are written. */
   attachChannel(channel: number, socket: Duplex): void {
     const pipe: ChannelPipe = { socket, pending: [], blocked: false, ended: false, failed: false };
