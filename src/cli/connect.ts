@@ -1,9 +1,10 @@
 /** `lifeline connect`: flags → AgentConfig → local listener or stdio. */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { DEFAULT_LIMITS, resolveLimits } from "../core/index.js";
 import { LifelineAgent } from "../client/agent.js";
+import { findToken } from "../client/token.js";
 import type { Verification } from "../client/verify.js";
 import type { HostPort } from "../ops/address.js";
 import { EventLog, type LogLevel } from "../ops/log.js";
@@ -129,21 +130,8 @@ function verification(flags: ConnectFlags): Verification {
   return { mode: "tofu", knownHosts: flags.knownHosts ?? join(flags.stateDir, "known_hosts") };
 }
 
-/** --token-file, else LIFELINE_TOKEN, else the token a server on this machine generated. */
 function readToken(flags: ConnectFlags): string {
-  const fromFile = (path: string): string | undefined =>
-    readFileSync(path, "utf8")
-      .split(/\r?\n/)
-      .map((line) => line.trim())
-      .find((line) => line !== "" && !line.startsWith("#"));
-  if (flags.tokenFile) {
-    const token = fromFile(flags.tokenFile);
-    if (!token) throw new Error(`${flags.tokenFile} holds no token`);
-    return token;
-  }
-  if (process.env.LIFELINE_TOKEN) return process.env.LIFELINE_TOKEN;
-  const local = join(flags.stateDir, "tokens");
-  const token = existsSync(local) ? fromFile(local) : undefined;
+  const token = findToken(flags.tokenFile, flags.stateDir);
   if (token) return token;
   throw new Error(
     "no token: give --token-file FILE or set LIFELINE_TOKEN (the server prints where its token file is)",

@@ -1,0 +1,23 @@
+/** Where a client finds its token: --token-file, else LIFELINE_TOKEN, else the token a local server generated. */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** The first line of `path` that is neither blank nor a comment. */
+function firstToken(path: string): string | undefined {
+  return readFileSync(path, "utf8")
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .find((line) => line !== "" && !line.startsWith("#"));
+}
+
+/** The client token, or undefined when none is configured anywhere. */
+export function findToken(tokenFile: string | undefined, stateDir: string): string | undefined {
+  if (tokenFile) {
+    const token = firstToken(tokenFile);
+    if (!token) throw new Error(`${tokenFile} holds no token`);
+    return token;
+  }
+  if (process.env.LIFELINE_TOKEN) return process.env.LIFELINE_TOKEN;
+  const local = join(stateDir, "tokens");
+  return existsSync(local) ? firstToken(local) : undefined;
+}
