@@ -1,19 +1,24 @@
 /** `lifeline connect`: flags → AgentConfig → local listener or stdio. */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { DEFAULT_LIMITS, resolveLimits } from "../core/index.js";
-import { LifelineAgent } from "../client/agent.js";
+import { LifelineAgent, type AgentConfig } from "../client/agent.js";
 import { findToken } from "../client/token.js";
 import type { Verification } from "../client/verify.js";
-import type { HostPort } from "../ops/address.js";
+import { formatHostPort, type HostPort } from "../ops/address.js";
+import type { AdminServer } from "../ops/admin-server.js";
+import { readSetting } from "../ops/read-setting.js";
+import { addAdminOptions, startAdmin, type AdminFlags } from "./admin.js";
+import { describeSettings } from "./describe-settings.js";
+import { addLayeredConfig } from "./layered-config.js";
 import { EventLog, type LogLevel } from "../ops/log.js";
 import { defaultStateDir } from "../server/credentials.js";
 import { DEFAULT_TARGET } from "../server/targets.js";
 import { durationOption, hostPort, logLevel, pin, sizeOption } from "./options.js";
 
-interface ConnectFlags {
-  server: HostPort;
+interface ConnectFlags extends AdminFlags {
+  checkConfig?: boolean;
+  server?: HostPort;
   listen?: HostPort;
   stdio?: boolean;
   target: string;
@@ -30,10 +35,10 @@ interface ConnectFlags {
 }
 
 export function connectCommand(): Command {
-  return new Command("connect")
+  const command = new Command("connect")
     .exitOverride()
     .description("carry local TCP connections (or stdin/stdout) over a reliable session to a lifeline server")
-    .requiredOption("--server <host[:port]>", "the lifeline server (port 2598 by default)", hostPort(2598))
+    .option("--server <host[:port]>", "the lifeline server (port 2598 by default); required", hostPort(2598))
     .option(
       "--listen <host:port>",
       "accept local connections here; each becomes a channel (port 0: any free port)",
@@ -69,51 +74,84 @@ export function connectCommand(): Command {
       defaultStateDir(),
     )
     .option("--log-level <level>", "debug, info, warn, error or silent", logLevel, "info")
-    .action(async (flags: ConnectFlags) => {
-      const log = new EventLog("connect", flags.logLevel);
-      let agent: LifelineAgent;
-      try {
-        if (Boolean(flags.listen) === Boolean(flags.stdio))
-          throw new Error("give exactly one of --listen and --stdio");
-        agent = new LifelineAgent(buildConfig(flags), log);
-      } catch (err) {
-        log.error("startup.failed", `cannot start: ${(err as Error).message}`);
-        process.exitCode = 2;
+    .option("--check-config", "check the settings and the files they name, print them, and exit");
+  addAdminOptions(command);
+  addLayeredConfig(command, "connect");
+  return command.action(async (flags: ConnectFlags) => {
+    const log = new EventLog("connect", flags.logLevel);
+    let agent: LifelineAgent;
+    let config: AgentConfig;
+    try {
+      if (Boolean(flags.listen) === Boolean(flags.stdio) && !flags.checkConfig)
+        throw new Error("give exactly one of --listen and --stdio");
+      config = buildConfig(flags);
+      if (flags.checkConfig) {
+        process.stdout.write(`configuration OK\n${describeSettings(command)}`);
         return;
       }
-      if (flags.stdio) {
-        process.exitCode = await agent.stdio();
-        await agent.stop();
-        return;
+      agent = new LifelineAgent(config, log);
+    } catch (err) {
+      log.error("startup.failed", `cannot start: ${(err as Error).message}`);
+      process.exitCode = 2;
+      return;
+    }
+    let listening: string | undefined;
+    let admin: AdminServer;
+    try {
+      admin = await startAdmin(
+        flags,
+        {
+          role: "connect",
+          table: agent.table,
+          health: () => agent.health(),
+          healthy: () => agent.health().healthy,
+          listening: () => listening,
+          server: formatHostPort(config.server),
+        },
+        log,
+      );
+      if (flags.listen) {
+        const bound = await agent.listen(flags.listen);
+        listening = formatHostPort({ host: bound.address, port: bound.port });
       }
-      try {
-        await agent.listen(flags.listen as HostPort);
-      } catch (err) {
-        log.error("startup.failed", `cannot listen: ${(err as Error).message}`);
-        process.exitCode = 2;
-        return;
-      }
-      const stop = (): void => void agent.stop().then(() => process.exit(0));
-      process.once("SIGTERM", stop);
-      process.once("SIGINT", stop);
-    });
+    } catch (err) {
+      log.error("startup.failed", `cannot start: ${(err as Error).message}`);
+      process.exitCode = 2;
+      return;
+    }
+    if (flags.stdio) {
+      process.exitCode = await agent.stdio();
+      await agent.stop();
+      admin.close();
+      return;
+    }
+    const stop = (): void =>
+      void agent.stop().then(() => {
+        admin.close();
+        process.exit(0);
+      });
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
 }
 
-function buildConfig(flags: ConnectFlags) {
+function buildConfig(flags: ConnectFlags): AgentConfig {
+  const server = flags.server;
+  if (!server) throw new Error("no server: give --server HOST[:PORT] (or server: in the config file)");
   // Commander leaves the flag undefined when neither --fallback nor --no-fallback is given: the default is on.
   const fallback =
     flags.fallback === false
       ? undefined
       : typeof flags.fallback === "object"
         ? flags.fallback
-        : { host: flags.server.host, port: 1494 };
+        : { host: server.host, port: 1494 };
   const limits = resolveLimits({
     sendBudget: flags.buffer,
     channelSendBudget: Math.min(flags.buffer, DEFAULT_LIMITS.channelSendBudget),
     receiveWindow: flags.window,
   });
   return {
-    server: flags.server,
+    server,
     target: flags.target,
     verification: verification(flags),
     token: new TextEncoder().encode(readToken(flags)),
@@ -125,7 +163,7 @@ function buildConfig(flags: ConnectFlags) {
 
 function verification(flags: ConnectFlags): Verification {
   if (flags.ca && flags.pin) throw new Error("give at most one of --ca and --pin");
-  if (flags.ca) return { mode: "ca", ca: readFileSync(flags.ca, "utf8") };
+  if (flags.ca) return { mode: "ca", ca: readSetting("ca", flags.ca) };
   if (flags.pin) return { mode: "pin", pin: flags.pin };
   return { mode: "tofu", knownHosts: flags.knownHosts ?? join(flags.stateDir, "known_hosts") };
 }

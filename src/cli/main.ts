@@ -1,12 +1,9 @@
 /** Command-line entry point: parses arguments and hands over to the roles. */
-import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { connectCommand } from "./connect.js";
 import { serveCommand } from "./serve.js";
-
-const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
-  version: string;
-};
+import { statusCommand } from "./status.js";
+import { VERSION } from "../ops/version.js";
 
 export function buildProgram(): Command {
   return new Command("lifeline")
@@ -14,9 +11,10 @@ export function buildProgram(): Command {
       "Session reliability for any TCP protocol: a TLS tunnel whose sessions survive link loss, roaming and silent black-holes.",
     )
     .exitOverride()
-    .version(pkg.version, "-V, --version")
+    .version(VERSION, "-V, --version")
     .addCommand(serveCommand())
-    .addCommand(connectCommand());
+    .addCommand(connectCommand())
+    .addCommand(statusCommand());
 }
 
 try {

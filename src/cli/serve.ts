@@ -1,4 +1,6 @@
-/** `lifeline serve`: flags → ServerConfig → a running LifelineServer. */
+/** `lifeline serve`: flags, environment and config file → ServerConfig → a running LifelineServer. */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { Command } from "commander";
 import { DEFAULT_LIMITS, DEFAULT_SERVER_PARAMS, resolveLimits, resolveServerParams } from "../core/index.js";
 import { EventLog, type LogLevel } from "../ops/log.js";
@@ -11,10 +13,14 @@ import {
 import { LifelineServer } from "../server/server.js";
 import { parseTargets } from "../server/targets.js";
 import { TokenSet } from "../server/tokens.js";
-import { collect, durationOption, hostPort, logLevel, positiveInt, sizeOption } from "./options.js";
-import type { HostPort } from "../ops/address.js";
+import { formatHostPort, type HostPort } from "../ops/address.js";
+import { addAdminOptions, startAdmin, type AdminFlags } from "./admin.js";
+import { describeSettings } from "./describe-settings.js";
+import { addLayeredConfig } from "./layered-config.js";
+import { collect, durationOption, hostPort, logLevel, positiveInt, sizeOption, target } from "./options.js";
 
-interface ServeFlags {
+interface ServeFlags extends AdminFlags {
+  checkConfig?: boolean;
   listen: HostPort;
   target: string[];
   cert?: string;
@@ -36,7 +42,7 @@ interface ServeFlags {
 }
 
 export function serveCommand(): Command {
-  return new Command("serve")
+  const command = new Command("serve")
     .exitOverride()
     .description("run the session reliability service in front of TCP targets")
     .option("--listen <host:port>", "address to accept clients on", hostPort(2598), {
@@ -46,7 +52,7 @@ export function serveCommand(): Command {
     .option(
       "--target <[name=]host:port>",
       'a target clients may reach, by name ("default" if unnamed); repeatable',
-      collect,
+      target,
       [],
     )
     .option("--cert <file>", "TLS certificate (PEM); default: a self-signed one kept in the state directory")
@@ -104,24 +110,70 @@ export function serveCommand(): Command {
       10,
     )
     .option("--log-level <level>", "debug, info, warn, error or silent", logLevel, "info")
-    .action(async (flags: ServeFlags) => {
-      const log = new EventLog("serve", flags.logLevel);
-      try {
-        const server = new LifelineServer(await buildConfig(flags, log), log);
-        await server.start();
-        const stop = (): void => void server.stop().then(() => process.exit(0));
-        process.once("SIGTERM", stop);
-        process.once("SIGINT", stop);
-      } catch (err) {
-        log.error("startup.failed", `cannot start: ${(err as Error).message}`);
-        process.exitCode = 2;
+    .option("--check-config", "check the settings and the files they name, print them, and exit");
+  addAdminOptions(command);
+  addLayeredConfig(command, "serve");
+  return command.action(async (flags: ServeFlags) => {
+    const log = new EventLog("serve", flags.logLevel);
+    try {
+      if (flags.checkConfig) {
+        checkConfig(flags);
+        process.stdout.write(`configuration OK\n${describeSettings(command)}`);
+        return;
       }
-    });
+      const server = new LifelineServer(await buildConfig(flags, log), log);
+      const bound = await server.start();
+      const admin = await startAdmin(
+        flags,
+        {
+          role: "serve",
+          table: server.table,
+          health: () => server.health(),
+          healthy: () => server.health().healthy,
+          globalBuffer: () => server.globalBuffer,
+          listening: () => formatHostPort({ host: bound.address, port: bound.port }),
+        },
+        log,
+      ).catch(async (err: unknown) => {
+        await server.stop();
+        throw err;
+      });
+      const stop = (): void =>
+        void server.stop().then(() => {
+          admin.close();
+          process.exit(0);
+        });
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
+    } catch (err) {
+      log.error("startup.failed", `cannot start: ${(err as Error).message}`);
+      process.exitCode = 2;
+    }
+  });
+}
+
+/** Checks what needs no side effects: flag combinations and targets. */
+function validate(flags: ServeFlags) {
+  if ((flags.cert === undefined) !== (flags.key === undefined)) throw new Error("cert and key go together");
+  if (flags.deadAfter <= flags.keepalive)
+    throw new Error(
+      `dead-after (${flags.deadAfter} ms) must be longer than keepalive (${flags.keepalive} ms), or every quiet link looks dead`,
+    );
+  return parseTargets(flags.target);
+}
+
+/** --check-config: everything start-up would check, reading the files but creating none. */
+function checkConfig(flags: ServeFlags): void {
+  validate(flags);
+  const certPath = flags.cert ?? join(flags.stateDir, "server.crt");
+  const keyPath = flags.key ?? join(flags.stateDir, "server.key");
+  if (flags.cert || existsSync(certPath)) loadCertificate(certPath, keyPath);
+  const tokens = flags.tokens ?? join(flags.stateDir, "tokens");
+  if (flags.tokens || existsSync(tokens)) TokenSet.fromFile(tokens);
 }
 
 async function buildConfig(flags: ServeFlags, log: EventLog) {
-  if ((flags.cert === undefined) !== (flags.key === undefined))
-    throw new Error("--cert and --key go together");
+  const targets = validate(flags);
   const certificate =
     flags.cert && flags.key
       ? loadCertificate(flags.cert, flags.key)
@@ -150,7 +202,7 @@ async function buildConfig(flags: ServeFlags, log: EventLog) {
   }
   return {
     listen: flags.listen,
-    targets: parseTargets(flags.target),
+    targets,
     tokens: TokenSet.fromFile(tokensPath),
     cert: certificate.cert,
     key: certificate.key,

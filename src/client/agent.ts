@@ -11,6 +11,9 @@ import { connect as tcpConnect, createServer, type AddressInfo, type Server, typ
 import { Duplex } from "node:stream";
 import { formatHostPort, type HostPort } from "../ops/address.js";
 import type { EventLog } from "../ops/log.js";
+import { SessionTable } from "../ops/session-table.js";
+import type { Health } from "../ops/status-report.js";
+import { nodeEnv } from "../transport/node-env.js";
 import { UnreachableError } from "./dialer.js";
 import { ClientRunner, type ChannelOutcome, type RunnerConfig } from "./runner.js";
 
@@ -23,6 +26,9 @@ export class LifelineAgent {
   private runner: ClientRunner | undefined;
   private starting: Promise<ClientRunner> | undefined;
   private listener: Server | undefined;
+  private stopping = false;
+  /** What `status` and the metrics see of the sessions. */
+  readonly table = new SessionTable(nodeEnv.now);
 
   constructor(
     private readonly config: AgentConfig,
@@ -62,7 +68,12 @@ export class LifelineAgent {
     return outcome === "closed" ? 0 : 1;
   }
 
+  health(): Health {
+    return { healthy: !this.stopping, status: this.stopping ? "stopping" : "ok" };
+  }
+
   async stop(): Promise<void> {
+    this.stopping = true;
     this.listener?.close();
     this.runner?.close();
   }
@@ -94,12 +105,14 @@ export class LifelineAgent {
   private session(): Promise<ClientRunner> {
     if (this.runner?.usable) return Promise.resolve(this.runner);
     this.starting ??= (async () => {
-      const runner = new ClientRunner(this.config, this.log, (ended) => {
+      const runner = new ClientRunner(this.config, this.log, (ended, code) => {
         if (this.runner === ended) this.runner = undefined;
+        this.table.remove(ended, code);
       });
       try {
         await runner.start();
         this.runner = runner;
+        this.table.add(runner); // only sessions that were established: failed dials are the fallback's story
         return runner;
       } finally {
         this.starting = undefined;

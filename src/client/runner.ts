@@ -14,10 +14,12 @@ import {
   type SessionEvent,
   type SessionLimits,
 } from "../core/index.js";
-import type { HostPort } from "../ops/address.js";
+import { formatHostPort, type HostPort } from "../ops/address.js";
 import type { EventLog } from "../ops/log.js";
+import type { TrackedSession } from "../ops/session-table.js";
 import { nodeEnv } from "../transport/node-env.js";
 import { SessionPump } from "../transport/session-pump.js";
+import type { SessionStats } from "../transport/session-stats.js";
 import { backoffDelay } from "./backoff.js";
 import { dial, UnreachableError } from "./dialer.js";
 import { SecurityError, type Verification } from "./verify.js";
@@ -39,10 +41,12 @@ const REFUSALS: readonly ErrorCode[] = ["AUTH_FAILED", "AUTH_METHOD_UNSUPPORTED"
 
 export type ChannelOutcome = "closed" | "reset";
 
-export class ClientRunner {
+export class ClientRunner implements TrackedSession {
   readonly session: ClientSession;
   readonly pump: SessionPump;
   private sessionId = "";
+  /** When the dial that may resume the session began, in monotonic ms. */
+  private dialStartedAt = 0;
   private reconnecting = false;
   /** Reconnect attempts since the last successful resume: a link that dies at once does not reset the backoff. */
   private attempt = 0;
@@ -52,7 +56,7 @@ export class ClientRunner {
   constructor(
     private readonly config: RunnerConfig,
     private readonly log: EventLog,
-    private readonly onEnd: (runner: ClientRunner) => void,
+    private readonly onEnd: (runner: ClientRunner, code: ErrorCode) => void,
   ) {
     this.session = new ClientSession(
       { authMethod: AuthMethod.BearerToken, authData: config.token, limits: config.limits },
@@ -72,6 +76,18 @@ export class ClientRunner {
               channel,
             }),
     });
+  }
+
+  get id(): string {
+    return this.sessionId;
+  }
+
+  get peer(): string {
+    return formatHostPort(this.config.server);
+  }
+
+  get stats(): SessionStats {
+    return this.pump.stats;
   }
 
   /** True while new channels may join this session. */
@@ -147,6 +163,7 @@ export class ClientRunner {
           session: this.sessionId,
           outageMs: event.outageMs,
           replayedBytes: event.replayedBytes,
+          resumeLatencyMs: nodeEnv.now() - this.dialStartedAt,
         });
         break;
       case "goaway":
@@ -189,7 +206,7 @@ export class ClientRunner {
       });
     }
     for (const channel of [...this.channelDone.keys()]) this.finishChannel(channel, "reset");
-    this.onEnd(this);
+    this.onEnd(this, code);
   }
 
   private finishChannel(channel: number, outcome: ChannelOutcome): void {
@@ -208,6 +225,7 @@ export class ClientRunner {
         const delay = backoffDelay(attempt, () => randomInt(1_000_000) / 1_000_000);
         if (delay > 0) await sleep(delay);
         if (this.session.state !== SessionState.Suspended) return;
+        this.dialStartedAt = nodeEnv.now();
         try {
           const { socket } = await dial(
             this.config.server,

@@ -7,7 +7,9 @@ import { pino, type Logger } from "pino";
 /** Every log event code, each documented in docs/EVENTS.md (a test checks). */
 export const EVENT_CODES = [
   "listening",
+  "admin.listening",
   "startup.failed",
+  "config.invalid",
   "certificate.created",
   "tokens.created",
   "session.created",
@@ -44,8 +46,12 @@ export type LogLevel = Level | "silent";
 
 export type EventFields = Record<string, unknown>;
 
+/** Sees every event, whatever the log level: the metrics count events the log may not print. */
+export type EventObserver = (event: EventCode, fields: EventFields) => void;
+
 export class EventLog {
   private readonly logger: Logger;
+  private readonly observers: EventObserver[] = [];
 
   constructor(role: string, level: LogLevel = "info", destination: NodeJS.WritableStream = process.stderr) {
     // If whoever reads the log goes away (EPIPE), the service carries on without its log.
@@ -53,19 +59,28 @@ export class EventLog {
     this.logger = pino({ level, base: { role }, messageKey: "msg" }, destination as pino.DestinationStream);
   }
 
+  observe(observer: EventObserver): void {
+    this.observers.push(observer);
+  }
+
   debug(event: EventCode, msg: string, fields: EventFields = {}): void {
-    this.logger.debug({ event, ...fields }, msg);
+    this.emit("debug", event, msg, fields);
   }
 
   info(event: EventCode, msg: string, fields: EventFields = {}): void {
-    this.logger.info({ event, ...fields }, msg);
+    this.emit("info", event, msg, fields);
   }
 
   warn(event: EventCode, msg: string, fields: EventFields = {}): void {
-    this.logger.warn({ event, ...fields }, msg);
+    this.emit("warn", event, msg, fields);
   }
 
   error(event: EventCode, msg: string, fields: EventFields = {}): void {
-    this.logger.error({ event, ...fields }, msg);
+    this.emit("error", event, msg, fields);
+  }
+
+  private emit(level: Level, event: EventCode, msg: string, fields: EventFields): void {
+    for (const observer of this.observers) observer(event, fields);
+    this.logger[level]({ event, ...fields }, msg);
   }
 }

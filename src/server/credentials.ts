@@ -4,11 +4,13 @@
  * unauthenticated.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { hostname, homedir } from "node:os";
 import { join } from "node:path";
+import { createSecureContext } from "node:tls";
 import { generate } from "selfsigned";
 import { fingerprintOfPem } from "../ops/fingerprint.js";
+import { readSetting } from "../ops/read-setting.js";
 
 export interface Certificate {
   cert: string;
@@ -24,9 +26,18 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "lifeline");
 }
 
+/** Reads a certificate and its key, and checks that they are PEM and belong together. */
 export function loadCertificate(certPath: string, keyPath: string): Certificate {
-  const cert = readFileSync(certPath, "utf8");
-  const key = readFileSync(keyPath, "utf8");
+  const cert = readSetting("cert", certPath);
+  const key = readSetting("key", keyPath);
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    throw new Error(
+      `cert (${certPath}) and key (${keyPath}) are not a usable pair: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
   return { cert, key, fingerprint: fingerprintOfPem(cert), certPath, created: false };
 }
 

@@ -6,20 +6,25 @@ import { connect, type Socket } from "node:net";
 import { toHex, type ServerSession, type SessionEvent } from "../core/index.js";
 import { formatHostPort } from "../ops/address.js";
 import type { EventLog } from "../ops/log.js";
+import type { TrackedSession } from "../ops/session-table.js";
+import { nodeEnv } from "../transport/node-env.js";
 import { SessionPump } from "../transport/session-pump.js";
+import type { SessionStats } from "../transport/session-stats.js";
 import type { Targets } from "./targets.js";
 
-export class ServedSession {
+export class ServedSession implements TrackedSession {
   readonly id: string;
   readonly pump: SessionPump;
   client: string;
+  /** When the connection now carrying (or resuming) the session was accepted, in monotonic ms. */
+  linkAcceptedAt = 0;
 
   constructor(
     readonly session: ServerSession,
     private readonly targets: Targets,
     private readonly log: EventLog,
     client: string,
-    private readonly onClosed: (served: ServedSession, expired: boolean) => void,
+    private readonly onClosed: (served: ServedSession, code: string) => void,
   ) {
     this.id = toHex(session.sessionId);
     this.client = client;
@@ -27,6 +32,14 @@ export class ServedSession {
       onEvent: (event) => this.onEvent(event),
       onBackpressure: (channel, paused) => this.onBackpressure(channel, paused),
     });
+  }
+
+  get peer(): string {
+    return this.client;
+  }
+
+  get stats(): SessionStats {
+    return this.pump.stats;
   }
 
   private onEvent(event: SessionEvent): void {
@@ -48,6 +61,7 @@ export class ServedSession {
           client: this.client,
           outageMs: event.outageMs,
           replayedBytes: event.replayedBytes,
+          resumeLatencyMs: nodeEnv.now() - this.linkAcceptedAt,
         });
         break;
       case "open-request":
@@ -74,7 +88,7 @@ export class ServedSession {
             remote: event.remote,
           });
         }
-        this.onClosed(this, expired);
+        this.onClosed(this, event.code);
         break;
       }
       default:

@@ -19,6 +19,8 @@ import {
 } from "../core/index.js";
 import { formatHostPort, type HostPort } from "../ops/address.js";
 import type { EventLog } from "../ops/log.js";
+import { SessionTable } from "../ops/session-table.js";
+import type { Health } from "../ops/status-report.js";
 import { nodeEnv } from "../transport/node-env.js";
 import { FailureLimiter } from "./rate-limit.js";
 import { ServedSession } from "./served-session.js";
@@ -61,6 +63,8 @@ export class LifelineServer {
   private readonly unauthenticatedPerAddress = new Map<string, number>();
   private server: Server | undefined;
   private draining = false;
+  /** What `status` and the metrics see of the sessions. */
+  readonly table = new SessionTable(nodeEnv.now);
 
   constructor(
     private readonly config: ServerConfig,
@@ -75,6 +79,29 @@ export class LifelineServer {
 
   get sessionCount(): number {
     return this.sessions.size;
+  }
+
+  /** The global replay budget: bytes held by all sessions, and the limit. */
+  get globalBuffer(): { used: number; limit: number } {
+    return { used: this.budget.used, limit: this.budget.limit };
+  }
+
+  /** Unhealthy while draining or at a limit, so that a load balancer sends new users elsewhere. */
+  health(): Health {
+    const detail = {
+      sessions: this.sessions.size,
+      maxSessions: this.config.maxSessions,
+      bufferUsed: this.budget.used,
+      bufferLimit: this.budget.limit,
+    };
+    const status = this.draining
+      ? "draining"
+      : this.sessions.size >= this.config.maxSessions
+        ? "session-limit"
+        : this.budget.available === 0
+          ? "buffer-exhausted"
+          : "ok";
+    return { healthy: status === "ok", status, ...detail };
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks a free port). */
@@ -171,6 +198,7 @@ export class LifelineServer {
   }
 
   private onLink(socket: TLSSocket): void {
+    const acceptedAt = nodeEnv.now();
     const client = peer(socket);
     socket.setNoDelay(true);
     const link = new ServerLink(nodeEnv.now() + this.config.handshakeTimeoutMs);
@@ -194,7 +222,7 @@ export class LifelineServer {
       done();
       // Synchronous hand-over: the next "data" event already goes to the session's pump.
       if (request.kind === "hello") this.onHello(socket, link, request, client);
-      else this.onResume(socket, link, request, client);
+      else this.onResume(socket, link, request, client, acceptedAt);
     };
     // Timers may fire a little before the monotonic clock agrees; re-arm until the deadline has passed.
     const check = (): void => {
@@ -223,7 +251,7 @@ export class LifelineServer {
     if (!this.config.tokens.accepts(hello.authData)) {
       this.failures.recordFailure(address);
       this.log.warn("auth.failed", "authentication failed: token not accepted", { client });
-      return this.refuse(socket, link, "AUTH_FAILED", "token not accepted");
+      return this.refuse(socket, link, "AUTH_FAILED", "token not accepted", true);
     }
     if (this.draining) return this.refuse(socket, link, "GOING_AWAY", "the server is shutting down");
     if (this.sessions.size >= this.config.maxSessions) {
@@ -240,15 +268,22 @@ export class LifelineServer {
       { params: this.config.params, limits: this.config.limits, sharedBudget: this.budget },
       nodeEnv,
     );
-    const served = new ServedSession(session, this.config.targets, this.log, client, (s, expired) =>
-      this.forget(s, expired),
+    const served = new ServedSession(session, this.config.targets, this.log, client, (s, code) =>
+      this.forget(s, code),
     );
     this.sessions.set(served.id, served);
+    this.table.add(served);
     this.authenticated(peer(socket));
     served.pump.attachLink(session.currentLink as number, socket);
   }
 
-  private onResume(socket: TLSSocket, link: ServerLink, resume: ResumeFrame, client: string): void {
+  private onResume(
+    socket: TLSSocket,
+    link: ServerLink,
+    resume: ResumeFrame,
+    client: string,
+    acceptedAt: number,
+  ): void {
     const address = socket.remoteAddress ?? "?";
     if (this.failures.blocked(address))
       return this.refuse(socket, link, "RATE_LIMITED", "too many failed attempts");
@@ -264,21 +299,26 @@ export class LifelineServer {
       if (refusal === "BAD_SECRET") this.failures.recordFailure(address);
       const why = refusal ?? "UNKNOWN_SESSION";
       this.log.warn("resume.refused", `resume refused: ${why}`, { client, session: id, reason: why });
-      return this.refuse(socket, link, why, "resume refused");
+      return this.refuse(socket, link, why, "resume refused", true);
     }
     served.client = client;
+    served.linkAcceptedAt = acceptedAt;
     this.authenticated(client);
     served.pump.attachLink(served.session.resume(resume, link.decoder), socket);
   }
 
-  private refuse(socket: TLSSocket, link: ServerLink, code: ErrorCode, reason: string): void {
+  /** Answers CLOSE `code` and closes; logs `handshake.failed` unless the caller logged a more specific event. */
+  private refuse(socket: TLSSocket, link: ServerLink, code: ErrorCode, reason: string, logged = false): void {
+    if (!logged)
+      this.log.info("handshake.failed", `link refused: ${code} (${reason})`, { client: peer(socket), code });
     link.refuse(new LifelineError(code, reason));
     finish(socket, link.takeOutput());
   }
 
-  private forget(served: ServedSession, expired: boolean): void {
+  private forget(served: ServedSession, code: string): void {
     this.sessions.delete(served.id);
-    if (!expired) return;
+    this.table.remove(served, code);
+    if (code !== "SESSION_EXPIRED") return;
     this.expired.add(served.id);
     if (this.expired.size > EXPIRED_MEMORY) {
       const oldest = this.expired.values().next().value;

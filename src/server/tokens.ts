@@ -4,7 +4,7 @@
  * the content nor the length of a guess leaks through timing.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readSetting } from "../ops/read-setting.js";
 
 export class TokenSet {
   private readonly digests: Buffer[];
@@ -15,14 +15,14 @@ export class TokenSet {
   }
 
   static fromFile(path: string): TokenSet {
-    const tokens = readFileSync(path, "utf8")
+    const tokens = readSetting("tokens", path)
       .split(/\r?\n/)
       .map((line) => line.trim())
       .filter((line) => line !== "" && !line.startsWith("#"));
     try {
       return new TokenSet(tokens);
     } catch (err) {
-      throw new Error(`${path}: ${(err as Error).message}`, { cause: err });
+      throw new Error(`tokens (${path}): ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -13,6 +13,7 @@
 import type { Duplex } from "node:stream";
 import type { Session, SessionEvent } from "../core/index.js";
 import { nodeEnv } from "./node-env.js";
+import { SessionStats } from "./session-stats.js";
 
 export interface PumpHooks {
   /** Every event, after the pump has done its part. */
@@ -51,6 +52,7 @@ export class SessionPump {
   private timerAt = Infinity;
   private servicing = false;
   private again = false;
+  readonly stats = new SessionStats(nodeEnv.now());
 
   constructor(
     readonly session: Session,
@@ -163,8 +165,11 @@ export class SessionPump {
           break;
         }
         const n = event.bytes.length;
+        this.stats.unflushed += n;
         pipe.socket.write(event.bytes, (err) => {
+          this.stats.unflushed -= n;
           if (err) return;
+          this.stats.outOfTunnel += n;
           this.session.consume(event.channel, n);
           this.service();
         });
@@ -212,6 +217,7 @@ export class SessionPump {
       default:
         break;
     }
+    this.stats.observe(event);
     this.hooks.onEvent(event);
   }
 
@@ -221,6 +227,7 @@ export class SessionPump {
     while (pipe.pending.length > 0) {
       const head = pipe.pending[0] as Uint8Array;
       const took = this.session.write(channel, head);
+      this.stats.intoTunnel += took;
       if (took < head.length) {
         pipe.pending[0] = head.subarray(took);
         if (!pipe.blocked) this.hooks.onBackpressure?.(channel, true);

@@ -125,3 +125,29 @@ export function lifeline(
 }
 
 export { BIN };
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a short-lived `lifeline <args>` to completion (killed by PID if the test ends first). */
+export async function runLifeline(
+  t: TestContext,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunResult> {
+  const proc = lifeline(t, args, { env });
+  // A command expected to finish must never hang the suite: kill it and let the assertions fail.
+  const deadline = setTimeout(() => proc.kill(), 30_000);
+  void proc.exited.then(() => clearTimeout(deadline));
+  let stdout = "";
+  proc.child.stdout?.setEncoding("utf8").on("data", (text: string) => (stdout += text));
+  const code = await proc.exited;
+  return {
+    code,
+    stdout,
+    stderr: [...proc.stderrText, ...proc.records.map((r) => JSON.stringify(r))].join("\n"),
+  };
+}

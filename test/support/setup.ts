@@ -40,7 +40,8 @@ export async function startConnect(
   serverPort: number,
   serve: { dir: string; fingerprint: string },
   extra: string[] = [],
-): Promise<{ connect: LifelineProcess; port: number }> {
+): Promise<{ connect: LifelineProcess; port: number; dir: string }> {
+  const dir = stateDir(t);
   const connect = lifeline(t, [
     "connect",
     "--server",
@@ -52,8 +53,8 @@ export async function startConnect(
     "--token-file",
     join(serve.dir, "tokens"),
     "--state-dir",
-    stateDir(t),
+    dir,
     ...extra,
   ]);
-  return { connect, port: await connect.port() };
+  return { connect, port: await connect.port(), dir };
 }

@@ -1,0 +1,29 @@
+/** `--check-config` output: every setting of a command, its effective value, and where it came from. */
+import type { Command, Option } from "commander";
+import { formatDuration, formatSize } from "./options.js";
+
+export function describeSettings(command: Command): string {
+  const rows: string[][] = [];
+  for (const option of command.options) {
+    if (option.negate || option.long === "--check-config") continue;
+    const attribute = option.attributeName();
+    const value = command.getOptionValue(attribute) as unknown;
+    const source = command.getOptionValueSource(attribute) ?? "unset";
+    rows.push([(option.long ?? "").slice(2), show(option, value), source]);
+  }
+  const width = Math.max(...rows.map(([key]) => (key as string).length));
+  return rows
+    .map(([key, value, source]) => `  ${(key as string).padEnd(width)}  ${value}  (${source})\n`)
+    .join("");
+}
+
+function show(option: Option, value: unknown): string {
+  if (value === undefined) return "-";
+  if (typeof value === "number") {
+    if (option.flags.includes("<duration>")) return formatDuration(value);
+    if (option.flags.includes("<bytes>")) return formatSize(value);
+  }
+  if (typeof value === "object" && value !== null && "host" in value && "port" in value)
+    return `${String(value.host)}:${String(value.port)}`;
+  return Array.isArray(value) ? value.join(", ") || "-" : String(value);
+}

@@ -1,0 +1,157 @@
+/**
+ * One precedence order for every setting of a role: command-line flag, then environment variable
+ * (`LIFELINE_SERVE_SESSION_TIMEOUT` for `serve --session-timeout`), then the YAML config file given
+ * with `--config`, then the built-in default. Config keys are the flag names (`session-timeout:`);
+ * each value goes through the same parser as its flag, and unknown keys are refused.
+ */
+import { readFileSync } from "node:fs";
+import { CommanderError, type Command, type Option } from "commander";
+import { parse as parseYaml } from "yaml";
+import { EventLog } from "../ops/log.js";
+
+/** Flags that steer the process rather than configure it: not settable from a file or the environment. */
+const NOT_CONFIGURABLE = new Set(["help", "version", "config", "check-config"]);
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** The key of an option in config files: its long flag without dashes (and without "no-"). */
+function keyOf(option: Option): string {
+  return (option.long ?? "").replace(/^--(no-)?/, "");
+}
+
+function envName(role: string, key: string): string {
+  return `LIFELINE_${role}_${key}`.toUpperCase().replace(/-/g, "_");
+}
+
+/**
+ * Adds `--config FILE` to `command` and an environment variable to each of its options. Call it
+ * after the command's own options are defined.
+ */
+export function addLayeredConfig(command: Command, role: "serve" | "connect"): Command {
+  command.option(
+    "--config <file>",
+    `YAML file of settings; keys are these flags' names (or ${envName(role, "config")})`,
+  );
+  command.hook("preAction", (cmd) => {
+    const file = (cmd.getOptionValue("config") as string | undefined) ?? process.env[envName(role, "config")];
+    try {
+      if (file) applyConfigFile(cmd, file);
+      applyEnvironment(cmd, role, process.env);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      new EventLog(role).error("config.invalid", err.message, file ? { file } : {});
+      throw new CommanderError(2, "lifeline.config", err.message);
+    }
+  });
+  return command;
+}
+
+/** The options a config file or the environment may set, by key. */
+function configurable(command: Command): Map<string, Option[]> {
+  const byKey = new Map<string, Option[]>();
+  for (const option of command.options) {
+    const key = keyOf(option);
+    if (NOT_CONFIGURABLE.has(key)) continue;
+    byKey.set(key, [...(byKey.get(key) ?? []), option]);
+  }
+  return byKey;
+}
+
+/** Applies `LIFELINE_<ROLE>_<KEY>` variables to every option not set on the command line. */
+export function applyEnvironment(command: Command, role: string, env: NodeJS.ProcessEnv): void {
+  for (const [key, options] of configurable(command)) {
+    const name = envName(role, key);
+    const text = env[name];
+    if (text === undefined) continue;
+    const attribute = (options[0] as Option).attributeName();
+    if (command.getOptionValueSource(attribute) === "cli") continue;
+    const valued = options.find((o) => !o.negate && (o.required || o.optional));
+    const value =
+      !valued && /^(true|yes|1)$/i.test(text)
+        ? true
+        : (!valued || options.some((o) => o.negate)) && /^(false|no|0)$/i.test(text)
+          ? false
+          : Array.isArray(valued?.defaultValue)
+            ? text.split(",").map((item) => item.trim())
+            : text;
+    try {
+      command.setOptionValueWithSource(attribute, convert(options, value), "env");
+    } catch (err) {
+      throw new ConfigError(`environment variable ${name}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** Applies the settings in `file` to every option not set on the command line or in the environment. */
+export function applyConfigFile(command: Command, file: string): void {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(
+      `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  if (document === null || document === undefined) return;
+  if (typeof document !== "object" || Array.isArray(document))
+    throw new ConfigError(`${file}: expected a mapping of settings (key: value), got ${describe(document)}`);
+
+  const byKey = configurable(command);
+  for (const [key, value] of Object.entries(document)) {
+    const options = byKey.get(key);
+    if (!options)
+      throw new ConfigError(`${file}: unknown key "${key}"; known keys: ${[...byKey.keys()].join(", ")}`);
+    const attribute = (options[0] as Option).attributeName();
+    const source = command.getOptionValueSource(attribute);
+    if (source === "cli" || source === "env") continue;
+    try {
+      command.setOptionValueWithSource(attribute, convert(options, value), "config");
+    } catch (err) {
+      throw new ConfigError(`${file}: ${key}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** Turns a YAML value into the option's value with the flag's own parser. */
+function convert(options: Option[], value: unknown): unknown {
+  const valued = options.find((o) => !o.negate);
+  const negatable = options.some((o) => o.negate);
+  if (value === false && negatable) return false;
+  if (!valued || !(valued.required || valued.optional)) {
+    if (typeof value !== "boolean") throw new Error(`expected true or false, got ${describe(value)}`);
+    return value;
+  }
+  const parse = (text: string, previous: unknown): unknown =>
+    valued.parseArg ? valued.parseArg(text, previous) : text;
+  if (Array.isArray(valued.defaultValue)) {
+    // A repeatable flag: a list, a single value, or (for named entries like targets) a mapping.
+    const items = Array.isArray(value)
+      ? value.map(scalar)
+      : typeof value === "object" && value !== null
+        ? Object.entries(value).map(([name, v]) => `${name}=${scalar(v)}`)
+        : [scalar(value)];
+    return items.reduce<unknown>((all, item) => parse(item, all), []);
+  }
+  return parse(scalar(value), valued.defaultValue);
+}
+
+function scalar(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  throw new Error(`expected a string or a number, got ${describe(value)}`);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "nothing (null)";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
