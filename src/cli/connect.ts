@@ -1,16 +1,13 @@
 /** `lifeline connect`: flags → AgentConfig → local listener or stdio. */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { Command } from "commander";
 import { DEFAULT_LIMITS, resolveLimits } from "../core/index.js";
 import { LifelineAgent } from "../client/agent.js";
 import { findToken } from "../client/token.js";
-import type { Verification } from "../client/verify.js";
+import { chooseVerification } from "../client/verify.js";
 import type { HostPort } from "../ops/address.js";
 import { EventLog, type LogLevel } from "../ops/log.js";
-import { defaultStateDir } from "../server/credentials.js";
 import { DEFAULT_TARGET } from "../server/targets.js";
-import { durationOption, hostPort, logLevel, pin, sizeOption } from "./options.js";
+import { addTrustOptions, durationOption, hostPort, logLevel, sizeOption } from "./options.js";
 
 interface ConnectFlags {
   server: HostPort;
@@ -30,7 +27,7 @@ interface ConnectFlags {
 }
 
 export function connectCommand(): Command {
-  return new Command("connect")
+  const command = new Command("connect")
     .exitOverride()
     .description("carry local TCP connections (or stdin/stdout) over a reliable session to a lifeline server")
     .requiredOption("--server <host[:port]>", "the lifeline server (port 2598 by default)", hostPort(2598))
@@ -40,14 +37,8 @@ export function connectCommand(): Command {
       hostPort(),
     )
     .option("--stdio", "carry stdin/stdout as one connection (for ssh -o ProxyCommand)")
-    .option("--target <name>", "the server-side target to reach", DEFAULT_TARGET)
-    .option(
-      "--ca <file>",
-      "trust server certificates signed by this CA bundle (or this self-signed certificate)",
-    )
-    .option("--pin <sha256:...>", "trust only the server certificate with this SHA-256 fingerprint", pin)
-    .option("--known-hosts <file>", "trust-on-first-use store (default: known_hosts in the state directory)")
-    .option("--token-file <file>", "file holding the client token (or set LIFELINE_TOKEN)")
+    .option("--target <name>", "the server-side target to reach", DEFAULT_TARGET);
+  return addTrustOptions(command)
     .option(
       "--fallback <host:port>",
       "direct address when the reliability service is down (default: server host, port 1494)",
@@ -63,11 +54,6 @@ export function connectCommand(): Command {
     )
     .addOption(sizeOption("--window <bytes>", "receive window per channel", DEFAULT_LIMITS.receiveWindow))
     .addOption(durationOption("--dial-timeout <duration>", "time allowed for one connection attempt", 5000))
-    .option(
-      "--state-dir <dir>",
-      "where known_hosts (and, on the server's machine, its token) live",
-      defaultStateDir(),
-    )
     .option("--log-level <level>", "debug, info, warn, error or silent", logLevel, "info")
     .action(async (flags: ConnectFlags) => {
       const log = new EventLog("connect", flags.logLevel);
@@ -115,19 +101,12 @@ function buildConfig(flags: ConnectFlags) {
   return {
     server: flags.server,
     target: flags.target,
-    verification: verification(flags),
+    verification: chooseVerification(flags),
     token: new TextEncoder().encode(readToken(flags)),
     limits,
     dialTimeoutMs: flags.dialTimeout,
     fallback,
   };
-}
-
-function verification(flags: ConnectFlags): Verification {
-  if (flags.ca && flags.pin) throw new Error("give at most one of --ca and --pin");
-  if (flags.ca) return { mode: "ca", ca: readFileSync(flags.ca, "utf8") };
-  if (flags.pin) return { mode: "pin", pin: flags.pin };
-  return { mode: "tofu", knownHosts: flags.knownHosts ?? join(flags.stateDir, "known_hosts") };
 }
 
 function readToken(flags: ConnectFlags): string {
