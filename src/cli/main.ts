@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { connectCommand } from "./connect.js";
+import { doctorCommand } from "./doctor.js";
 import { serveCommand } from "./serve.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
@@ -16,7 +17,8 @@ export function buildProgram(): Command {
     .exitOverride()
     .version(pkg.version, "-V, --version")
     .addCommand(serveCommand())
-    .addCommand(connectCommand());
+    .addCommand(connectCommand())
+    .addCommand(doctorCommand());
 }
 
 try {

@@ -27,6 +27,12 @@ export const positiveInt = wrap((text) => {
     throw new Error(`expected a whole number ≥ 1, got ${JSON.stringify(text)}`);
   return n;
 });
+export const portNumber = wrap((text) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new Error(`expected a port from 1 to 65535, got ${JSON.stringify(text)}`);
+  return n;
+});
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 export const logLevel = wrap((text) => {
   if (!["debug", "info", "warn", "error", "silent"].includes(text))

@@ -30,9 +30,17 @@ export interface TrustFlags {
 /** Turns the trust flags into a Verification (reads the CA file); throws on bad input. */
 export function chooseVerification(flags: TrustFlags): Verification {
   if (flags.ca && flags.pin) throw new Error("give at most one of --ca and --pin");
-  if (flags.ca) return { mode: "ca", ca: readFileSync(flags.ca, "utf8") };
+  if (flags.ca) return { mode: "ca", ca: readCa(flags.ca) };
   if (flags.pin) return { mode: "pin", pin: flags.pin };
   return { mode: "tofu", knownHosts: flags.knownHosts ?? join(flags.stateDir, "known_hosts") };
+}
+
+function readCa(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new Error(`cannot read the CA file given with --ca: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 export interface PeerCheck {
