@@ -42,9 +42,14 @@ export function doctorCommand(): Command {
         process.exitCode = 2;
         return;
       }
-      const report = await diagnose(config);
-      process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
-      process.exitCode = report.exitCode;
+      try {
+        const report = await diagnose(config);
+        process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+        process.exitCode = report.exitCode;
+      } catch (err) {
+        process.stderr.write(`lifeline doctor: the checks could not run: ${(err as Error).message}\n`);
+        process.exitCode = 2;
+      }
     });
 }
 

@@ -124,4 +124,19 @@ export function lifeline(
   return proc;
 }
 
+/** Runs `lifeline <args>` to its end: its exit code, all it wrote on stdout, and the process (for stderr). */
+export async function runLifeline(
+  t: TestContext,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; stdout: string; proc: LifelineProcess }> {
+  const proc = lifeline(t, args, options);
+  proc.child.stdin?.end();
+  let stdout = "";
+  proc.child.stdout?.setEncoding("utf8").on("data", (text: string) => (stdout += text));
+  // "close", not "exit": by then stdout and stderr have been read to their end.
+  await new Promise((resolve) => proc.child.once("close", resolve));
+  return { code: proc.child.exitCode, stdout, proc };
+}
+
 export { BIN };
