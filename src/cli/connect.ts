@@ -1,20 +1,17 @@
 /** `lifeline connect`: flags → AgentConfig → local listener or stdio. */
-import { join } from "node:path";
 import { Command } from "commander";
 import { DEFAULT_LIMITS, resolveLimits } from "../core/index.js";
 import { LifelineAgent, type AgentConfig } from "../client/agent.js";
 import { findToken } from "../client/token.js";
-import type { Verification } from "../client/verify.js";
+import { chooseVerification } from "../client/verify.js";
 import { formatHostPort, type HostPort } from "../ops/address.js";
 import type { AdminServer } from "../ops/admin-server.js";
-import { readSetting } from "../ops/read-setting.js";
 import { addAdminOptions, startAdmin, type AdminFlags } from "./admin.js";
 import { describeSettings } from "./describe-settings.js";
 import { addLayeredConfig } from "./layered-config.js";
 import { EventLog, type LogLevel } from "../ops/log.js";
-import { defaultStateDir } from "../server/credentials.js";
 import { DEFAULT_TARGET } from "../server/targets.js";
-import { durationOption, hostPort, logLevel, pin, sizeOption } from "./options.js";
+import { addTrustOptions, durationOption, hostPort, logLevel, sizeOption } from "./options.js";
 
 interface ConnectFlags extends AdminFlags {
   checkConfig?: boolean;
@@ -45,14 +42,8 @@ export function connectCommand(): Command {
       hostPort(),
     )
     .option("--stdio", "carry stdin/stdout as one connection (for ssh -o ProxyCommand)")
-    .option("--target <name>", "the server-side target to reach", DEFAULT_TARGET)
-    .option(
-      "--ca <file>",
-      "trust server certificates signed by this CA bundle (or this self-signed certificate)",
-    )
-    .option("--pin <sha256:...>", "trust only the server certificate with this SHA-256 fingerprint", pin)
-    .option("--known-hosts <file>", "trust-on-first-use store (default: known_hosts in the state directory)")
-    .option("--token-file <file>", "file holding the client token (or set LIFELINE_TOKEN)")
+    .option("--target <name>", "the server-side target to reach", DEFAULT_TARGET);
+  addTrustOptions(command)
     .option(
       "--fallback <host:port>",
       "direct address when the reliability service is down (default: server host, port 1494)",
@@ -68,11 +59,6 @@ export function connectCommand(): Command {
     )
     .addOption(sizeOption("--window <bytes>", "receive window per channel", DEFAULT_LIMITS.receiveWindow))
     .addOption(durationOption("--dial-timeout <duration>", "time allowed for one connection attempt", 5000))
-    .option(
-      "--state-dir <dir>",
-      "where known_hosts (and, on the server's machine, its token) live",
-      defaultStateDir(),
-    )
     .option("--log-level <level>", "debug, info, warn, error or silent", logLevel, "info")
     .option("--check-config", "check the settings and the files they name, print them, and exit");
   addAdminOptions(command);
@@ -153,19 +139,12 @@ function buildConfig(flags: ConnectFlags): AgentConfig {
   return {
     server,
     target: flags.target,
-    verification: verification(flags),
+    verification: chooseVerification(flags),
     token: new TextEncoder().encode(readToken(flags)),
     limits,
     dialTimeoutMs: flags.dialTimeout,
     fallback,
   };
-}
-
-function verification(flags: ConnectFlags): Verification {
-  if (flags.ca && flags.pin) throw new Error("give at most one of --ca and --pin");
-  if (flags.ca) return { mode: "ca", ca: readSetting("ca", flags.ca) };
-  if (flags.pin) return { mode: "pin", pin: flags.pin };
-  return { mode: "tofu", knownHosts: flags.knownHosts ?? join(flags.stateDir, "known_hosts") };
 }
 
 function readToken(flags: ConnectFlags): string {

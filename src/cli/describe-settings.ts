@@ -1,6 +1,6 @@
 /** `--check-config` output: every setting of a command, its effective value, and where it came from. */
 import type { Command, Option } from "commander";
-import { formatDuration, formatSize } from "./options.js";
+import { formatDuration, formatSize } from "../ops/units.js";
 
 export function describeSettings(command: Command): string {
   const rows: string[][] = [];

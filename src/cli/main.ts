@@ -1,6 +1,7 @@
 /** Command-line entry point: parses arguments and hands over to the roles. */
 import { Command, CommanderError } from "commander";
 import { connectCommand } from "./connect.js";
+import { doctorCommand } from "./doctor.js";
 import { serveCommand } from "./serve.js";
 import { statusCommand } from "./status.js";
 import { VERSION } from "../ops/version.js";
@@ -14,7 +15,8 @@ export function buildProgram(): Command {
     .version(VERSION, "-V, --version")
     .addCommand(serveCommand())
     .addCommand(connectCommand())
-    .addCommand(statusCommand());
+    .addCommand(statusCommand())
+    .addCommand(doctorCommand());
 }
 
 try {

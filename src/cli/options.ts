@@ -1,9 +1,10 @@
 /** Option parsers shared by the subcommands: each turns a flag's text into a value or a clear error. */
-import { InvalidArgumentError, Option } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { parseHostPort, type HostPort } from "../ops/address.js";
 import type { LogLevel } from "../ops/log.js";
 import { parsePin } from "../ops/fingerprint.js";
-import { parseDuration, parseSize } from "../ops/units.js";
+import { defaultStateDir } from "../server/credentials.js";
+import { formatDuration, formatSize, parseDuration, parseSize } from "../ops/units.js";
 import { parseTargets } from "../server/targets.js";
 
 function wrap<T>(parse: (text: string) => T): (text: string) => T {
@@ -27,6 +28,12 @@ export const positiveInt = wrap((text) => {
     throw new Error(`expected a whole number ≥ 1, got ${JSON.stringify(text)}`);
   return n;
 });
+export const portNumber = wrap((text) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new Error(`expected a port from 1 to 65535, got ${JSON.stringify(text)}`);
+  return n;
+});
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 /** A repeatable `[NAME=]HOST:PORT` target, checked as it is given. */
 export const target = (value: string, previous: string[] = []): string[] => [
@@ -44,17 +51,6 @@ export const logLevel = wrap((text) => {
   return text as LogLevel;
 });
 
-export function formatDuration(ms: number): string {
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}
-
-export function formatSize(bytes: number): string {
-  if (bytes % 1024 ** 3 === 0) return `${bytes / 1024 ** 3}GiB`;
-  if (bytes % 1024 ** 2 === 0) return `${bytes / 1024 ** 2}MiB`;
-  return bytes % 1024 === 0 ? `${bytes / 1024}KiB` : `${bytes}`;
-}
-
 /** A duration flag whose help shows its default in human units (a bare number means seconds). */
 export function durationOption(flags: string, description: string, defaultMs: number): Option {
   return new Option(flags, description).argParser(duration).default(defaultMs, formatDuration(defaultMs));
@@ -63,4 +59,21 @@ export function durationOption(flags: string, description: string, defaultMs: nu
 /** A size flag whose help shows its default in human units. */
 export function sizeOption(flags: string, description: string, defaultBytes: number): Option {
   return new Option(flags, description).argParser(size).default(defaultBytes, formatSize(defaultBytes));
+}
+
+/** How a client command trusts the server and finds its token: the same flags for connect and doctor. */
+export function addTrustOptions(command: Command): Command {
+  return command
+    .option(
+      "--ca <file>",
+      "trust server certificates signed by this CA bundle (or this self-signed certificate)",
+    )
+    .option("--pin <sha256:...>", "trust only the server certificate with this SHA-256 fingerprint", pin)
+    .option("--known-hosts <file>", "trust-on-first-use store (default: known_hosts in the state directory)")
+    .option("--token-file <file>", "file holding the client token (or set LIFELINE_TOKEN)")
+    .option(
+      "--state-dir <dir>",
+      "where known_hosts (and, on the server's machine, its token) live",
+      defaultStateDir(),
+    );
 }

@@ -5,12 +5,19 @@
  * reliability port could downgrade everyone).
  */
 import { isIP } from "node:net";
-import { checkServerIdentity, connect, type TLSSocket } from "node:tls";
+import { connect, type TLSSocket } from "node:tls";
 import { formatHostPort, type HostPort } from "../ops/address.js";
-import { SecurityError, verifyPeer, type Verification } from "./verify.js";
+import { verifyPeer, type Verification } from "./verify.js";
 
+/** What stopped a connection: `code` is the errno (ECONNREFUSED, ...), a TLS error code, or TIMEOUT. */
 export class UnreachableError extends Error {
   override readonly name = "UnreachableError";
+  constructor(
+    message: string,
+    readonly code = "UNREACHABLE",
+  ) {
+    super(message);
+  }
 }
 
 export interface DialResult {
@@ -19,8 +26,18 @@ export interface DialResult {
   note: string | undefined;
 }
 
-/** Connects within `timeoutMs` (TCP and TLS together). */
-export function dial(server: HostPort, verification: Verification, timeoutMs: number): Promise<DialResult> {
+export interface TlsLink {
+  /** Connected, TLS done, the server's certificate not yet checked. */
+  socket: TLSSocket;
+  /** Milliseconds from the TCP connection being up to the TLS handshake being done. */
+  handshakeMs: number;
+}
+
+/**
+ * Connects TCP and TLS within `timeoutMs` (together), without judging the server's certificate:
+ * that is for checkPeer or verifyPeer, so that their failures are told apart from network ones.
+ */
+export function openTls(server: HostPort, verification: Verification, timeoutMs: number): Promise<TlsLink> {
   return new Promise((resolve, reject) => {
     const servername = isIP(server.host) ? undefined : server.host;
     const socket = connect({
@@ -29,38 +46,49 @@ export function dial(server: HostPort, verification: Verification, timeoutMs: nu
       ...(servername ? { servername } : {}),
       ...(verification.mode === "ca" ? { ca: verification.ca } : {}),
       minVersion: "TLSv1.3",
-      // Verification is done below, for every mode, so that its failures are told apart from network ones.
       rejectUnauthorized: false,
     });
+    let connectedAt = performance.now();
     const fail = (err: Error): void => {
       clearTimeout(timer);
       socket.destroy();
       reject(err);
     };
     const timer = setTimeout(
-      () => fail(new UnreachableError(`${formatHostPort(server)}: no TLS connection within ${timeoutMs} ms`)),
+      () =>
+        fail(
+          new UnreachableError(
+            `${formatHostPort(server)}: no TLS connection within ${timeoutMs} ms`,
+            "TIMEOUT",
+          ),
+        ),
       timeoutMs,
     );
+    socket.once("connect", () => (connectedAt = performance.now()));
     socket.once("error", (err: NodeJS.ErrnoException) =>
-      fail(new UnreachableError(`${formatHostPort(server)}: ${err.code ?? err.message}`)),
+      fail(new UnreachableError(`${formatHostPort(server)}: ${err.code ?? err.message}`, err.code)),
     );
     socket.once("secureConnect", () => {
       clearTimeout(timer);
-      try {
-        if (verification.mode === "ca") {
-          if (!socket.authorized)
-            throw new SecurityError(`server certificate not trusted: ${String(socket.authorizationError)}`);
-          const identity = checkServerIdentity(servername ?? server.host, socket.getPeerCertificate());
-          if (identity)
-            throw new SecurityError(`server certificate does not match ${server.host}: ${identity.message}`);
-        }
-        const note = verifyPeer(socket, server, verification);
-        socket.removeAllListeners("error");
-        socket.setNoDelay(true);
-        resolve({ socket, note });
-      } catch (err) {
-        fail(err as Error);
-      }
+      socket.removeAllListeners("error");
+      resolve({ socket, handshakeMs: performance.now() - connectedAt });
     });
   });
+}
+
+/** Connects within `timeoutMs` (TCP and TLS together) and verifies the server. */
+export async function dial(
+  server: HostPort,
+  verification: Verification,
+  timeoutMs: number,
+): Promise<DialResult> {
+  const { socket } = await openTls(server, verification, timeoutMs);
+  try {
+    const note = verifyPeer(socket, server, verification);
+    socket.setNoDelay(true);
+    return { socket, note };
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
 }

@@ -37,7 +37,8 @@ export interface RunnerConfig {
 /** The server refused this client (token, method, rate limit): falling back would be a downgrade. */
 export class RefusedError extends SecurityError {}
 
-const REFUSALS: readonly ErrorCode[] = ["AUTH_FAILED", "AUTH_METHOD_UNSUPPORTED", "RATE_LIMITED"];
+/** CLOSE codes by which a server refuses this client, as opposed to being unable to take it now. */
+export const REFUSALS: readonly ErrorCode[] = ["AUTH_FAILED", "AUTH_METHOD_UNSUPPORTED", "RATE_LIMITED"];
 
 export type ChannelOutcome = "closed" | "reset";
 

@@ -6,10 +6,11 @@
  *   certificate is a hard error.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
-import { dirname } from "node:path";
-import type { TLSSocket } from "node:tls";
+import { dirname, join } from "node:path";
+import { checkServerIdentity, type TLSSocket } from "node:tls";
 import { formatHostPort, type HostPort } from "../ops/address.js";
 import { fingerprintOfDer } from "../ops/fingerprint.js";
+import { readSetting } from "../ops/read-setting.js";
 
 export type Verification =
   { mode: "ca"; ca: string } | { mode: "pin"; pin: string } | { mode: "tofu"; knownHosts: string };
@@ -19,38 +20,76 @@ export class SecurityError extends Error {
   override readonly name = "SecurityError";
 }
 
-/** Checks the peer of a connected TLS socket; returns a note when a new host was trusted. */
+/** The trust flags a client command takes; at most one of `ca` and `pin`, else trust on first use. */
+export interface TrustFlags {
+  ca?: string;
+  pin?: string;
+  knownHosts?: string;
+  stateDir: string;
+}
+
+/** Turns the trust flags into a Verification (reads the CA file); throws on bad input. */
+export function chooseVerification(flags: TrustFlags): Verification {
+  if (flags.ca && flags.pin) throw new Error("give at most one of --ca and --pin");
+  if (flags.ca) return { mode: "ca", ca: readSetting("ca", flags.ca) };
+  if (flags.pin) return { mode: "pin", pin: flags.pin };
+  return { mode: "tofu", knownHosts: flags.knownHosts ?? join(flags.stateDir, "known_hosts") };
+}
+
+export interface PeerCheck {
+  /** The SHA-256 fingerprint of the certificate the server presented. */
+  fingerprint: string;
+  /** Trust on first use only: the server is not in the known-hosts file yet. */
+  firstUse: boolean;
+}
+
+/**
+ * Checks the peer of a connected TLS socket (opened with the CA of a `ca` verification) against
+ * `verification`, and writes nothing. Throws SecurityError when the server must not be trusted.
+ */
+export function checkPeer(socket: TLSSocket, server: HostPort, verification: Verification): PeerCheck {
+  const cert = socket.getPeerCertificate();
+  if (!cert.raw) throw new SecurityError("the server presented no certificate");
+  const fingerprint = fingerprintOfDer(cert.raw);
+  if (verification.mode === "ca") {
+    if (!socket.authorized)
+      throw new SecurityError(`server certificate not trusted: ${String(socket.authorizationError)}`);
+    const identity = checkServerIdentity(server.host, cert);
+    if (identity)
+      throw new SecurityError(`server certificate does not match ${server.host}: ${identity.message}`);
+    return { fingerprint, firstUse: false };
+  }
+  if (verification.mode === "pin") {
+    if (fingerprint !== verification.pin) {
+      throw new SecurityError(
+        `certificate fingerprint mismatch for ${formatHostPort(server)}: expected ${verification.pin}, got ${fingerprint}. Refusing to connect.`,
+      );
+    }
+    return { fingerprint, firstUse: false };
+  }
+  const key = formatHostPort(server);
+  const known = readKnownHosts(verification.knownHosts).get(key);
+  if (known !== undefined && known !== fingerprint) {
+    throw new SecurityError(
+      `the certificate of ${key} CHANGED: ${verification.knownHosts} has ${known}, the server now presents ${fingerprint}. ` +
+        `This could be an attack. If the change is expected, remove the line for ${key} from ${verification.knownHosts}.`,
+    );
+  }
+  return { fingerprint, firstUse: known === undefined };
+}
+
+/** Checks the peer like checkPeer, and remembers a host trusted on first use; returns a note when it did. */
 export function verifyPeer(
   socket: TLSSocket,
   server: HostPort,
   verification: Verification,
 ): string | undefined {
-  if (verification.mode === "ca") return undefined; // checked by TLS itself (rejectUnauthorized)
-  const cert = socket.getPeerCertificate();
-  if (!cert.raw) throw new SecurityError("the server presented no certificate");
-  const seen = fingerprintOfDer(cert.raw);
-  if (verification.mode === "pin") {
-    if (seen !== verification.pin) {
-      throw new SecurityError(
-        `certificate fingerprint mismatch for ${formatHostPort(server)}: expected ${verification.pin}, got ${seen}. Refusing to connect.`,
-      );
-    }
-    return undefined;
-  }
+  const { fingerprint, firstUse } = checkPeer(socket, server, verification);
+  if (!firstUse || verification.mode !== "tofu") return undefined;
   const key = formatHostPort(server);
-  const known = readKnownHosts(verification.knownHosts).get(key);
-  if (known === undefined) {
-    mkdirSync(dirname(verification.knownHosts), { recursive: true, mode: 0o700 });
-    appendFileSync(verification.knownHosts, `${key} ${seen}\n`, { mode: 0o600 });
-    return `trusting ${key} on first use: ${seen} (stored in ${verification.knownHosts})`;
-  }
-  if (known !== seen) {
-    throw new SecurityError(
-      `the certificate of ${key} CHANGED: ${verification.knownHosts} has ${known}, the server now presents ${seen}. ` +
-        `This could be an attack. If the change is expected, remove the line for ${key} from ${verification.knownHosts}.`,
-    );
-  }
-  return undefined;
+  mkdirSync(dirname(verification.knownHosts), { recursive: true, mode: 0o700 });
+  appendFileSync(verification.knownHosts, `${key} ${fingerprint}\n`, { mode: 0o600 });
+  return `trusting ${key} on first use: ${fingerprint} (stored in ${verification.knownHosts})`;
 }
 
 function readKnownHosts(path: string): Map<string, string> {

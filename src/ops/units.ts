@@ -31,3 +31,16 @@ export function parseSize(text: string): number {
     throw new Error(`not a size: ${JSON.stringify(text)} (examples: 4MiB, 64k, 1048576)`);
   return Math.round(Number(m[1]) * factor);
 }
+
+/** A duration in the units it is written in ("5s", "3m", "250ms"). */
+export function formatDuration(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** A size in the largest binary unit that divides it ("4MiB", "64KiB", "1000"). */
+export function formatSize(bytes: number): string {
+  if (bytes % 1024 ** 3 === 0) return `${bytes / 1024 ** 3}GiB`;
+  if (bytes % 1024 ** 2 === 0) return `${bytes / 1024 ** 2}MiB`;
+  return bytes % 1024 === 0 ? `${bytes / 1024}KiB` : `${bytes}`;
+}

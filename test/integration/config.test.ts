@@ -92,7 +92,7 @@ test("precedence: flag over environment over file over default; --check-config p
   const result = await runLifeline(
     t,
     ["serve", "--config", path, "--state-dir", dir, "--check-config", "--keepalive", "1s"],
-    { LIFELINE_SERVE_SESSION_TIMEOUT: "90s", LIFELINE_SERVE_KEEPALIVE: "4s" },
+    { env: { LIFELINE_SERVE_SESSION_TIMEOUT: "90s", LIFELINE_SERVE_KEEPALIVE: "4s" } },
   );
   assert.equal(result.code, 0, result.stderr);
   const line = (key: string): string =>
@@ -107,7 +107,7 @@ test("precedence: flag over environment over file over default; --check-config p
 
 test("a bad environment value is refused, naming the variable", async (t) => {
   const result = await runLifeline(t, ["serve", "--listen", "127.0.0.1:0", "--state-dir", stateDir(t)], {
-    LIFELINE_SERVE_SESSION_TIMEOUT: "soon",
+    env: { LIFELINE_SERVE_SESSION_TIMEOUT: "soon" },
   });
   assert.equal(result.code, 2);
   assert.match(

@@ -5,30 +5,12 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect, createServer, type AddressInfo } from "node:net";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
-import { FaultProxy, listen } from "../support/net-fixtures.js";
+import { deadPort, echoTarget, FaultProxy, listen } from "../support/net-fixtures.js";
 import { lifeline, stateDir, type LifelineProcess } from "../support/procs.js";
 import { startConnect, startServe } from "../support/setup.js";
-
-/** A loopback port with nothing listening on it. */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function echoTarget(): { server: ReturnType<typeof createServer>; connections: () => number } {
-  let count = 0;
-  const server = createServer((s) => {
-    count++;
-    s.pipe(s);
-  });
-  return { server, connections: () => count };
-}
 
 /** The client refused for a security reason matching `why`, and did not fall back to `direct`. */
 async function refusedWithoutFallback(

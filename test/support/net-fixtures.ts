@@ -25,6 +25,25 @@ export function listen(t: TestContext, server: Server, host = "127.0.0.1"): Prom
   );
 }
 
+/** A loopback port with nothing listening on it (bound, noted and closed again). */
+export async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** An echo server (not yet listening: see listen) that counts the connections it accepted. */
+export function echoTarget(): { server: Server; connections: () => number } {
+  let count = 0;
+  const server = createServer((s) => {
+    count++;
+    s.pipe(s);
+  });
+  return { server, connections: () => count };
+}
+
 /**
  * A TCP proxy whose connections can be cut at will (both sides destroyed: the bytes in flight are
  * lost, like a dead link) and which can refuse new connections for a while (an outage).

@@ -129,25 +129,26 @@ export { BIN };
 export interface RunResult {
   code: number | null;
   stdout: string;
+  /** Everything on stderr: plain lines, then the JSON log records. */
   stderr: string;
+  proc: LifelineProcess;
 }
 
-/** Runs a short-lived `lifeline <args>` to completion (killed by PID if the test ends first). */
+/** Runs `lifeline <args>` to its end: its exit code, all it wrote on stdout and stderr, and the process. */
 export async function runLifeline(
   t: TestContext,
   args: string[],
-  env: NodeJS.ProcessEnv = {},
+  options: { env?: NodeJS.ProcessEnv } = {},
 ): Promise<RunResult> {
-  const proc = lifeline(t, args, { env });
+  const proc = lifeline(t, args, options);
+  proc.child.stdin?.end();
   // A command expected to finish must never hang the suite: kill it and let the assertions fail.
   const deadline = setTimeout(() => proc.kill(), 30_000);
-  void proc.exited.then(() => clearTimeout(deadline));
   let stdout = "";
   proc.child.stdout?.setEncoding("utf8").on("data", (text: string) => (stdout += text));
-  const code = await proc.exited;
-  return {
-    code,
-    stdout,
-    stderr: [...proc.stderrText, ...proc.records.map((r) => JSON.stringify(r))].join("\n"),
-  };
+  // "close", not "exit": by then stdout and stderr have been read to their end.
+  await new Promise((resolve) => proc.child.once("close", resolve));
+  clearTimeout(deadline);
+  const stderr = [...proc.stderrText, ...proc.records.map((r) => JSON.stringify(r))].join("\n");
+  return { code: proc.child.exitCode, stdout, stderr, proc };
 }
