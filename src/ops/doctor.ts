@@ -236,7 +236,7 @@ function tlsCheck(probe: TlsProbe, timeoutMs: number): TlsCheck {
   };
 }
 
-/** Expired: a security failure; fewer than EXPIRY_WARNING_DAYS left: a warning. */
+/** Expired, or fewer than EXPIRY_WARNING_DAYS left: a warning (the trust check decides whether clients refuse it). */
 export function certificateCheck(cert: CertificateFacts | undefined, now: Date): CertificateCheck {
   if (!cert) return { status: "fail", detail: "the server presented no certificate", security: true };
   const facts = {
@@ -246,8 +246,11 @@ export function certificateCheck(cert: CertificateFacts | undefined, now: Date):
     daysLeft: Math.floor((cert.validTo.getTime() - now.getTime()) / DAY_MS),
   };
   const date = facts.validTo.slice(0, 10);
-  if (cert.validTo.getTime() <= now.getTime())
-    return { status: "fail", detail: `the certificate expired on ${date}`, security: true, ...facts };
+  if (cert.validTo.getTime() <= now.getTime()) {
+    // What connect does: --ca refuses it (the trust check fails too); a pin or known-hosts entry still matches.
+    const detail = `the certificate EXPIRED on ${date}: clients using --ca refuse it, pinned and trust-on-first-use clients still connect; renew it`;
+    return { status: "warn", detail, ...facts };
+  }
   if (facts.daysLeft < EXPIRY_WARNING_DAYS) {
     const days = facts.daysLeft === 1 ? "1 day" : `${facts.daysLeft} days`;
     return { status: "warn", detail: `the certificate expires in ${days}, on ${date}`, ...facts };

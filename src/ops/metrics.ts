@@ -106,6 +106,11 @@ export class LifelineMetrics {
 
     const counter = (name: string, help: string, labelNames: string[] = []) =>
       new Counter({ name, help, labelNames, registers });
+    // Counters of what only one role sees are registered for that role only.
+    const serverOnly = (name: string, help: string, labelNames: string[] = []) =>
+      role === "serve" ? counter(name, help, labelNames) : undefined;
+    const clientOnly = (name: string, help: string, labelNames: string[] = []) =>
+      role === "connect" ? counter(name, help, labelNames) : undefined;
     const created = counter("lifeline_sessions_created_total", "Sessions established.");
     const ended = counter(
       "lifeline_sessions_ended_total",
@@ -122,31 +127,33 @@ export class LifelineMetrics {
       "lifeline_backpressure_events_total",
       "Times a full send buffer stopped reading from an application.",
     );
-    const authFailures = counter(
+    const authFailures = serverOnly(
       "lifeline_auth_failures_total",
       "Refused tokens (AUTH_FAILED) and wrong resume secrets (BAD_SECRET).",
       ["code"],
     );
-    const resumeRefusals = counter("lifeline_resume_refusals_total", "Resumes refused, by code.", ["code"]);
-    const handshakeFailures = counter(
+    const resumeRefusals = serverOnly("lifeline_resume_refusals_total", "Resumes refused, by code.", [
+      "code",
+    ]);
+    const handshakeFailures = serverOnly(
       "lifeline_handshake_failures_total",
       "Links dropped or refused before joining a session, by reason.",
       ["reason"],
     );
-    const targetFailures = counter(
+    const targetFailures = serverOnly(
       "lifeline_target_failures_total",
       "Channels whose target could not be reached or is not configured.",
       ["target"],
     );
-    const fallbacks = counter(
+    const fallbacks = clientOnly(
       "lifeline_fallbacks_total",
       "Connections sent directly to the fallback address, WITHOUT session reliability.",
     );
-    const fallbackFailures = counter(
+    const fallbackFailures = clientOnly(
       "lifeline_fallback_failures_total",
       "Connections for which the fallback address failed too.",
     );
-    const securityFailures = counter(
+    const securityFailures = clientOnly(
       "lifeline_security_failures_total",
       "Server certificate or token checks that failed (never followed by fallback).",
     );
@@ -189,31 +196,31 @@ export class LifelineMetrics {
           backpressure.inc();
           break;
         case "auth.failed":
-          authFailures.inc({ code: "AUTH_FAILED" });
-          handshakeFailures.inc({ reason: "AUTH_FAILED" });
+          authFailures?.inc({ code: "AUTH_FAILED" });
+          handshakeFailures?.inc({ reason: "AUTH_FAILED" });
           break;
         case "resume.refused": {
           const code = text(fields.reason, "UNKNOWN");
-          if (code === "BAD_SECRET") authFailures.inc({ code });
-          resumeRefusals.inc({ code });
-          handshakeFailures.inc({ reason: code });
+          if (code === "BAD_SECRET") authFailures?.inc({ code });
+          resumeRefusals?.inc({ code });
+          handshakeFailures?.inc({ reason: code });
           break;
         }
         case "handshake.failed":
-          handshakeFailures.inc({ reason: text(fields.code, "TLS") });
+          handshakeFailures?.inc({ reason: text(fields.code, "TLS") });
           break;
         case "target.unreachable":
         case "channel.refused":
-          targetFailures.inc({ target: text(fields.target, "?") });
+          targetFailures?.inc({ target: text(fields.target, "?") });
           break;
         case "fallback.used":
-          fallbacks.inc();
+          fallbacks?.inc();
           break;
         case "fallback.failed":
-          fallbackFailures.inc();
+          fallbackFailures?.inc();
           break;
         case "security.failed":
-          securityFailures.inc();
+          securityFailures?.inc();
           break;
         default:
           break;
