@@ -68,7 +68,7 @@ export function connectCommand(): Command {
     let agent: LifelineAgent;
     let config: AgentConfig;
     try {
-      if (Boolean(flags.listen) === Boolean(flags.stdio) && !flags.checkConfig)
+      if (Boolean(flags.listen) === Boolean(flags.stdio))
         throw new Error("give exactly one of --listen and --stdio");
       config = buildConfig(flags);
       if (flags.checkConfig) {
@@ -106,6 +106,13 @@ export function connectCommand(): Command {
       return;
     }
     if (flags.stdio) {
+      // A stopped ProxyCommand still removes its admin socket; the session ends with the process.
+      const quit = (): void => {
+        admin.close();
+        process.exit(1);
+      };
+      process.once("SIGTERM", quit);
+      process.once("SIGINT", quit);
       process.exitCode = await agent.stdio();
       await agent.stop();
       admin.close();

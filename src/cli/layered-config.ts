@@ -67,15 +67,9 @@ export function applyEnvironment(command: Command, role: string, env: NodeJS.Pro
     if (text === undefined) continue;
     const attribute = (options[0] as Option).attributeName();
     if (command.getOptionValueSource(attribute) === "cli") continue;
-    const valued = options.find((o) => !o.negate && (o.required || o.optional));
-    const value =
-      !valued && /^(true|yes|1)$/i.test(text)
-        ? true
-        : (!valued || options.some((o) => o.negate)) && /^(false|no|0)$/i.test(text)
-          ? false
-          : Array.isArray(valued?.defaultValue)
-            ? text.split(",").map((item) => item.trim())
-            : text;
+    if (text.trim() === "") continue; // set but empty: as if unset
+    const repeatable = Array.isArray(options.find((o) => !o.negate)?.defaultValue);
+    const value = repeatable ? text.split(",").map((item) => item.trim()) : text;
     try {
       command.setOptionValueWithSource(attribute, convert(options, value), "env");
     } catch (err) {
@@ -120,14 +114,29 @@ export function applyConfigFile(command: Command, file: string): void {
   }
 }
 
-/** Turns a YAML value into the option's value with the flag's own parser. */
+const TRUE_WORDS = /^(true|yes|on|1)$/i;
+const FALSE_WORDS = /^(false|no|off|0)$/i;
+
+/** true, false, or undefined when `value` is not a yes/no word (YAML and environment alike). */
+function asBoolean(value: unknown): boolean | undefined {
+  if (typeof value === "boolean") return value;
+  if (typeof value !== "string" && typeof value !== "number") return undefined;
+  const text = String(value);
+  return TRUE_WORDS.test(text) ? true : FALSE_WORDS.test(text) ? false : undefined;
+}
+
+/** Turns a YAML or environment value into the option's value with the flag's own parser. */
 function convert(options: Option[], value: unknown): unknown {
-  const valued = options.find((o) => !o.negate);
-  const negatable = options.some((o) => o.negate);
-  if (value === false && negatable) return false;
-  if (!valued || !(valued.required || valued.optional)) {
-    if (typeof value !== "boolean") throw new Error(`expected true or false, got ${describe(value)}`);
-    return value;
+  const valued = options.find((o) => !o.negate && (o.required || o.optional));
+  if (!valued) {
+    const flag = asBoolean(value);
+    if (flag === undefined) throw new Error(`expected true or false, got ${describe(value)}`);
+    return flag;
+  }
+  if (options.some((o) => o.negate)) {
+    // An option that can be switched off (fallback, admin-socket): "no" is off, "yes" is its default.
+    const flag = asBoolean(value);
+    if (flag !== undefined) return flag ? valued.defaultValue : false;
   }
   const parse = (text: string, previous: unknown): unknown =>
     valued.parseArg ? valued.parseArg(text, previous) : text;
@@ -136,7 +145,10 @@ function convert(options: Option[], value: unknown): unknown {
     const items = Array.isArray(value)
       ? value.map(scalar)
       : typeof value === "object" && value !== null
-        ? Object.entries(value).map(([name, v]) => `${name}=${scalar(v)}`)
+        ? Object.entries(value).map(([name, v]) => {
+            if (name.includes("=")) throw new Error(`a name may not contain "=": ${JSON.stringify(name)}`);
+            return `${name}=${scalar(v)}`;
+          })
         : [scalar(value)];
     return items.reduce<unknown>((all, item) => parse(item, all), []);
   }
@@ -146,6 +158,7 @@ function convert(options: Option[], value: unknown): unknown {
 function scalar(value: unknown): string {
   if (typeof value === "string") return value;
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  if (typeof value === "number") throw new Error(`expected a finite number, got ${String(value)}`);
   throw new Error(`expected a string or a number, got ${describe(value)}`);
 }
 

@@ -51,9 +51,18 @@ export const logLevel = wrap((text) => {
   return text as LogLevel;
 });
 
+const durationOrZero = wrap((text) => parseDuration(text, "s"));
+
 /** A duration flag whose help shows its default in human units (a bare number means seconds). */
-export function durationOption(flags: string, description: string, defaultMs: number): Option {
-  return new Option(flags, description).argParser(duration).default(defaultMs, formatDuration(defaultMs));
+export function durationOption(
+  flags: string,
+  description: string,
+  defaultMs: number,
+  zeroAllowed = false,
+): Option {
+  return new Option(flags, description)
+    .argParser(zeroAllowed ? durationOrZero : duration)
+    .default(defaultMs, formatDuration(defaultMs));
 }
 
 /** A size flag whose help shows its default in human units. */

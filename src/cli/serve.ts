@@ -19,6 +19,9 @@ import { describeSettings } from "./describe-settings.js";
 import { addLayeredConfig } from "./layered-config.js";
 import { collect, durationOption, hostPort, logLevel, positiveInt, sizeOption, target } from "./options.js";
 
+/** Session timers travel as 32-bit milliseconds. */
+const MAX_SESSION_TIMEOUT_MS = 0xffff_ffff;
+
 interface ServeFlags extends AdminFlags {
   checkConfig?: boolean;
   listen: HostPort;
@@ -39,6 +42,7 @@ interface ServeFlags extends AdminFlags {
   handshakeTimeout: number;
   maxAuthFailures: number;
   logLevel: LogLevel;
+  drainDelay: number;
 }
 
 export function serveCommand(): Command {
@@ -109,6 +113,14 @@ export function serveCommand(): Command {
       positiveInt,
       10,
     )
+    .addOption(
+      durationOption(
+        "--drain-delay <duration>",
+        "on SIGTERM, answer /healthz 503 and refuse new sessions this long before closing (for load balancers)",
+        0,
+        true,
+      ),
+    )
     .option("--log-level <level>", "debug, info, warn, error or silent", logLevel, "info")
     .option("--check-config", "check the settings and the files they name, print them, and exit");
   addAdminOptions(command);
@@ -139,7 +151,7 @@ export function serveCommand(): Command {
         throw err;
       });
       const stop = (): void =>
-        void server.stop().then(() => {
+        void server.stop(flags.drainDelay).then(() => {
           admin.close();
           process.exit(0);
         });
@@ -152,14 +164,29 @@ export function serveCommand(): Command {
   });
 }
 
-/** Checks what needs no side effects: flag combinations and targets. */
+/** Checks what needs no side effects: flag combinations, targets, timers and limits. */
 function validate(flags: ServeFlags) {
   if ((flags.cert === undefined) !== (flags.key === undefined)) throw new Error("cert and key go together");
   if (flags.deadAfter <= flags.keepalive)
     throw new Error(
       `dead-after (${flags.deadAfter} ms) must be longer than keepalive (${flags.keepalive} ms), or every quiet link looks dead`,
     );
-  return parseTargets(flags.target);
+  if (flags.sessionTimeout > MAX_SESSION_TIMEOUT_MS)
+    throw new Error(`session-timeout must be at most 49 days (the protocol's 32-bit milliseconds)`);
+  return {
+    targets: parseTargets(flags.target),
+    params: resolveServerParams({
+      sessionTimeoutMs: flags.sessionTimeout,
+      keepaliveIntervalMs: flags.keepalive,
+      deadAfterMs: flags.deadAfter,
+      maxChannels: flags.maxChannels,
+    }),
+    limits: resolveLimits({
+      sendBudget: flags.buffer,
+      channelSendBudget: Math.min(flags.buffer, DEFAULT_LIMITS.channelSendBudget),
+      receiveWindow: flags.window,
+    }),
+  };
 }
 
 /** --check-config: everything start-up would check, reading the files but creating none. */
@@ -173,7 +200,7 @@ function checkConfig(flags: ServeFlags): void {
 }
 
 async function buildConfig(flags: ServeFlags, log: EventLog) {
-  const targets = validate(flags);
+  const { targets, params, limits } = validate(flags);
   const certificate =
     flags.cert && flags.key
       ? loadCertificate(flags.cert, flags.key)
@@ -206,17 +233,8 @@ async function buildConfig(flags: ServeFlags, log: EventLog) {
     tokens: TokenSet.fromFile(tokensPath),
     cert: certificate.cert,
     key: certificate.key,
-    params: resolveServerParams({
-      sessionTimeoutMs: flags.sessionTimeout,
-      keepaliveIntervalMs: flags.keepalive,
-      deadAfterMs: flags.deadAfter,
-      maxChannels: flags.maxChannels,
-    }),
-    limits: resolveLimits({
-      sendBudget: flags.buffer,
-      channelSendBudget: Math.min(flags.buffer, DEFAULT_LIMITS.channelSendBudget),
-      receiveWindow: flags.window,
-    }),
+    params,
+    limits,
     maxSessions: flags.maxSessions,
     globalBuffer: flags.globalBuffer,
     handshakeTimeoutMs: flags.handshakeTimeout,

@@ -2,7 +2,7 @@
  * `lifeline status`: asks every running `serve` and `connect` of this state directory (or the
  * one socket given) for its sessions, over their admin sockets.
  */
-import { readdirSync, unlinkSync } from "node:fs";
+import { lstatSync, readdirSync, unlinkSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { Command } from "commander";
@@ -10,6 +10,8 @@ import { formatStatus } from "../ops/format-status.js";
 import type { StatusReport } from "../ops/status-report.js";
 import { defaultStateDir } from "../server/credentials.js";
 import { adminSocketDir } from "./admin.js";
+
+const STATUS_DEADLINE_MS = 5000;
 
 interface StatusFlags {
   socket?: string;
@@ -57,7 +59,9 @@ function socketsIn(dir: string): string[] {
       .filter((name) => name.endsWith(".sock"))
       .sort()
       .map((name) => join(dir, name));
-  } catch {
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+      process.stderr.write(`lifeline status: cannot read ${dir}: ${(err as Error).message}\n`);
     return [];
   }
 }
@@ -65,20 +69,22 @@ function socketsIn(dir: string): string[] {
 /** Nothing listens on `path`: its process ended without cleaning up. */
 function removeStale(path: string): void {
   try {
-    unlinkSync(path);
+    if (lstatSync(path).isSocket()) unlinkSync(path);
   } catch {
     // someone else cleaned it up
   }
 }
 
+/** GET /status on `socketPath`, settled within STATUS_DEADLINE_MS whatever the other side does. */
 function fetchStatus(socketPath: string): Promise<StatusReport> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: "/status", timeout: 5000 }, (res) => {
+    const req = request({ socketPath, path: "/status" }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => {
+      res.on("close", () => {
         try {
+          if (!res.complete) throw new Error("the answer was cut off");
           if (res.statusCode !== 200) throw new Error(`answered ${res.statusCode}: ${body.trim()}`);
           resolve(JSON.parse(body) as StatusReport);
         } catch (err) {
@@ -86,7 +92,11 @@ function fetchStatus(socketPath: string): Promise<StatusReport> {
         }
       });
     });
-    req.on("timeout", () => req.destroy(new Error("no answer within 5 s")));
+    const deadline = setTimeout(
+      () => req.destroy(new Error(`no complete answer within ${STATUS_DEADLINE_MS / 1000} s`)),
+      STATUS_DEADLINE_MS,
+    );
+    req.on("close", () => clearTimeout(deadline));
     req.on("error", reject);
     req.end();
   });

@@ -94,7 +94,10 @@ export class LifelineAgent {
         runner.openChannel(local, resolve);
         local.resume(); // listener sockets start paused so no byte is read before its channel exists
       } catch (err) {
-        this.log.error("session.closed", `cannot open a channel: ${(err as Error).message}`);
+        this.log.warn("channel.refused", `cannot open a channel: ${(err as Error).message}`, {
+          session: runner.id,
+          code: (err as { code?: string }).code ?? "UNKNOWN",
+        });
         local.destroy();
         resolve("reset");
       }
@@ -112,7 +115,8 @@ export class LifelineAgent {
       try {
         await runner.start();
         this.runner = runner;
-        this.table.add(runner); // only sessions that were established: failed dials are the fallback's story
+        // Only established sessions (failed dials are the fallback's story), and not one that closed meanwhile.
+        if (!runner.session.isClosed()) this.table.add(runner);
         return runner;
       } finally {
         this.starting = undefined;

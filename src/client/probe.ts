@@ -127,7 +127,10 @@ export async function probeTls(
   try {
     trust = { ok: true, firstUse: checkPeer(socket, server, verification).firstUse };
   } catch (err) {
-    if (!(err instanceof SecurityError)) throw err;
+    if (!(err instanceof SecurityError)) {
+      socket.destroy();
+      throw err;
+    }
     trust = { ok: false, reason: err.message };
   }
   return { ok: true, socket, handshakeMs, protocol: socket.getProtocol() ?? "unknown", certificate, trust };

@@ -6,8 +6,9 @@ export interface HostPort {
 }
 
 export function parseHostPort(text: string, defaultPort?: number): HostPort {
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
-  const plain = /^([^:[\]]+)(?::(\d+))?$/.exec(text);
+  // Host names and IPv4 addresses plain, IPv6 in brackets; nothing else (no "=", "/", spaces).
+  const bracketed = /^\[([0-9A-Fa-f:.]+(?:%[\w.-]+)?)\](?::(\d+))?$/.exec(text);
+  const plain = /^([\w.-]+)(?::(\d+))?$/.exec(text);
   const m = bracketed ?? plain;
   if (!m || !m[1]) throw new Error(`not HOST:PORT: ${JSON.stringify(text)}`);
   const port = m[2] === undefined ? defaultPort : Number(m[2]);

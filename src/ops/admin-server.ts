@@ -5,7 +5,7 @@
  * - the admin socket, a Unix socket in a 0700 directory (mode 0600): the same, plus `/status`, the
  *   session list `lifeline status` prints. File permissions are its credential.
  */
-import { chmodSync, mkdirSync, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect, type AddressInfo } from "node:net";
 import { dirname } from "node:path";
@@ -40,12 +40,13 @@ export class AdminServer {
     if (Buffer.byteLength(path) > MAX_SOCKET_PATH)
       throw new Error(`admin socket path is longer than ${MAX_SOCKET_PATH} bytes: ${path}`);
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    if (await answers(path)) throw new Error(`admin socket ${path} is in use by another running process`);
-    try {
-      unlinkSync(path); // left behind by a process that did not exit cleanly
-    } catch {
-      // not there: nothing to clean up
-    }
+    chmodSync(dirname(path), 0o700); // the directory is what keeps others from connecting
+    const existing = lstatSync(path, { throwIfNoEntry: false });
+    if (existing && !existing.isSocket())
+      throw new Error(`admin socket path ${path} exists and is not a socket; not replacing it`);
+    if (existing && (await answers(path)))
+      throw new Error(`admin socket ${path} is in use by another running process`);
+    if (existing) unlinkSync(path); // left behind by a process that did not exit cleanly
     const server = this.serve(true);
     await listening(server, () => server.listen(path), path);
     chmodSync(path, 0o600);
@@ -69,6 +70,11 @@ export class AdminServer {
     const server = createServer((request, response) => {
       this.route(request, response, withStatus).catch((err: Error) => reply(response, 500, err.message));
     });
+    // Whoever can reach the metrics port must not be able to hold descriptors the service needs.
+    server.maxConnections = 64;
+    server.headersTimeout = 5000;
+    server.requestTimeout = 10_000;
+    server.keepAliveTimeout = 5000;
     server.unref();
     this.servers.push(server);
     return server;

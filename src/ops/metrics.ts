@@ -210,8 +210,11 @@ export class LifelineMetrics {
           handshakeFailures?.inc({ reason: text(fields.code, "TLS") });
           break;
         case "target.unreachable":
-        case "channel.refused":
           targetFailures?.inc({ target: text(fields.target, "?") });
+          break;
+        case "channel.refused":
+          // The name came from the client: never a label value, or anyone could add series without end.
+          if (role === "serve") targetFailures?.inc({ target: "(not configured)" });
           break;
         case "fallback.used":
           fallbacks?.inc();

@@ -34,6 +34,7 @@ export function parseSize(text: string): number {
 
 /** A duration in the units it is written in ("5s", "3m", "250ms"). */
 export function formatDuration(ms: number): string {
+  if (ms === 0) return "0s";
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }

@@ -153,10 +153,15 @@ export class LifelineServer {
    * Graceful stop (SIGTERM): stop accepting, tell every client the server is going away, and close
    * every target connection fully.
    */
-  async stop(): Promise<void> {
+  async stop(drainDelayMs = 0): Promise<void> {
     if (this.draining) return;
     this.draining = true;
-    this.log.info("server.draining", "stopping: closing sessions", { sessions: this.sessions.size });
+    this.log.info("server.draining", "stopping: closing sessions", {
+      sessions: this.sessions.size,
+      drainDelayMs,
+    });
+    // Health already says "draining" and new sessions are refused; resumes are still served meanwhile.
+    if (drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
     const closed = new Promise<void>((resolve) =>
       this.server ? this.server.close(() => resolve()) : resolve(),
     );
@@ -285,8 +290,6 @@ export class LifelineServer {
     acceptedAt: number,
   ): void {
     const address = socket.remoteAddress ?? "?";
-    if (this.failures.blocked(address))
-      return this.refuse(socket, link, "RATE_LIMITED", "too many failed attempts");
     const id = toHex(resume.sessionId);
     const served = this.sessions.get(id);
     const refusal: ErrorCode | undefined = served
@@ -294,6 +297,11 @@ export class LifelineServer {
       : this.expired.has(id)
         ? "SESSION_EXPIRED"
         : "UNKNOWN_SESSION";
+    if (refusal && this.failures.blocked(address)) {
+      // A resume with the right secret passes even so: others' failures behind the same NAT must not cut
+      // a user's session off, and the secret (128 bits) cannot be guessed in the attempts allowed.
+      return this.refuse(socket, link, "RATE_LIMITED", "too many failed attempts");
+    }
     if (refusal || !served) {
       // Only a wrong secret is a guess; unknown sessions are what every client sees after a restart.
       if (refusal === "BAD_SECRET") this.failures.recordFailure(address);

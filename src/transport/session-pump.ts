@@ -37,6 +37,9 @@ interface ChannelPipe {
   failed: boolean;
 }
 
+/** The longest delay setTimeout accepts (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Ends a socket gracefully, but never waits on a silent peer for more than `graceMs`. */
 function endThenDestroy(socket: Duplex, graceMs = 2000): void {
   socket.end();
@@ -169,7 +172,8 @@ export class SessionPump {
         pipe.socket.write(event.bytes, (err) => {
           this.stats.unflushed -= n;
           if (err) return;
-          this.stats.outOfTunnel += n;
+          // A destroyed stream reports success for what it dropped: count only what was really flushed.
+          if (!pipe.socket.destroyed) this.stats.outOfTunnel += n;
           this.session.consume(event.channel, n);
           this.service();
         });
@@ -279,7 +283,8 @@ export class SessionPump {
         this.session.tick();
         this.service();
       },
-      Math.max(0, at - nodeEnv.now()),
+      // Node runs longer timeouts after 1 ms: a deadline beyond the maximum is re-armed when this fires.
+      Math.min(MAX_TIMER_MS, Math.max(0, at - nodeEnv.now())),
     );
     this.timer.unref();
   }

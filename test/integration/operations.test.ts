@@ -163,3 +163,32 @@ test(
     assert.equal(sample((await scrape(metricsPort, "/metrics")).body, "lifeline_healthy"), 0);
   },
 );
+
+test(
+  "on SIGTERM with --drain-delay, health turns 503 draining and new sessions are refused before the port closes",
+  { timeout: 30_000 },
+  async (t) => {
+    const target = createServer((s) => s.pipe(s));
+    const served = await startServe(t, await listen(t, target), [
+      "--drain-delay",
+      "3s",
+      "--metrics",
+      "127.0.0.1:0",
+    ]);
+    const metricsPort = (await served.serve.waitFor("admin.listening", (r) => r.endpoint === "metrics"))
+      .port as number;
+    await served.serve.waitFor("admin.listening", (r) => r.endpoint === "socket"); // the last step of start-up
+    served.serve.kill("SIGTERM");
+    await served.serve.waitFor("server.draining");
+    const health = await scrape(metricsPort, "/healthz");
+    assert.equal(health.code, 503);
+    assert.equal((JSON.parse(health.body) as { status: string }).status, "draining");
+    // A new client is told the server is going away (and, with no fallback, fails), instead of finding a closed port.
+    const client = await startConnect(t, served.port, served, ["--no-fallback"]);
+    const app = connect(client.port, "127.0.0.1");
+    t.after(() => app.destroy());
+    await new Promise((resolve) => app.once("close", resolve));
+    assert.ok(served.serve.records.some((r) => r.event === "handshake.failed" && r.code === "GOING_AWAY"));
+    assert.equal(await served.serve.exited, 0);
+  },
+);

@@ -22,7 +22,7 @@ function metricsFor(role: "serve" | "connect") {
 }
 
 test("serve: resumes, outages, refusals and failures are counted from the events, even when the log is silent", async () => {
-  const { log, value } = metricsFor("serve");
+  const { log, metrics, value } = metricsFor("serve");
   log.info("session.created", "x");
   log.info("session.resumed", "x", { outageMs: 2500, resumeLatencyMs: 12 });
   log.warn("auth.failed", "x");
@@ -43,6 +43,19 @@ test("serve: resumes, outages, refusals and failures are counted from the events
   assert.equal(await value("lifeline_sessions_ended_total", { code: "SESSION_EXPIRED" }), 1);
   assert.equal(await value("lifeline_backpressure_events_total"), 1);
   assert.equal(await value("lifeline_fallbacks_total"), undefined, "a server never falls back");
+  // Names a client asked for never become label values: one series, however many names are tried.
+  for (let i = 0; i < 100; i++) log.warn("channel.refused", "x", { target: `made-up-${i}` });
+  log.warn("target.unreachable", "x", { target: "db" });
+  const failures = (await metrics.registry.getMetricsAsJSON()).find(
+    (m) => m.name === "lifeline_target_failures_total",
+  );
+  assert.deepEqual(
+    failures?.values.map((v) => [v.labels.target, v.value]),
+    [
+      ["(not configured)", 100],
+      ["db", 1],
+    ],
+  );
 });
 
 test("connect: fallbacks and security failures are counted; server-only counters are absent", async () => {
