@@ -1,7 +1,7 @@
 /** `lifeline serve`: flags, environment and config file → ServerConfig → a running LifelineServer. */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { DEFAULT_LIMITS, DEFAULT_SERVER_PARAMS, resolveLimits, resolveServerParams } from "../core/index.js";
 import { EventLog, type LogLevel } from "../ops/log.js";
 import {
@@ -49,10 +49,11 @@ export function serveCommand(): Command {
   const command = new Command("serve")
     .exitOverride()
     .description("run the session reliability service in front of TCP targets")
-    .option("--listen <host:port>", "address to accept clients on", hostPort(2598), {
-      host: "0.0.0.0",
-      port: 2598,
-    })
+    .addOption(
+      new Option("--listen <host:port>", "address to accept clients on")
+        .argParser(hostPort(2598))
+        .default({ host: "0.0.0.0", port: 2598 }, "0.0.0.0:2598"),
+    )
     .option(
       "--target <[name=]host:port>",
       'a target clients may reach, by name ("default" if unnamed); repeatable',
@@ -157,6 +158,7 @@ export function serveCommand(): Command {
         });
       process.once("SIGTERM", stop);
       process.once("SIGINT", stop);
+      process.on("SIGHUP", () => reload(server, flags, log));
     } catch (err) {
       log.error("startup.failed", `cannot start: ${(err as Error).message}`);
       process.exitCode = 2;
@@ -187,6 +189,31 @@ function validate(flags: ServeFlags) {
       receiveWindow: flags.window,
     }),
   };
+}
+
+/** SIGHUP: re-reads the token file and the certificate; on any error the running ones stay. */
+function reload(server: LifelineServer, flags: ServeFlags, log: EventLog): void {
+  try {
+    const tokens = TokenSet.fromFile(flags.tokens ?? join(flags.stateDir, "tokens"));
+    const certificate = loadCertificate(
+      flags.cert ?? join(flags.stateDir, "server.crt"),
+      flags.key ?? join(flags.stateDir, "server.key"),
+    );
+    const { revoked } = server.reload(tokens, certificate);
+    log.info(
+      "config.reloaded",
+      `reloaded tokens and certificate; ${revoked} session(s) with a revoked token closed`,
+      {
+        fingerprint: certificate.fingerprint,
+        revoked,
+      },
+    );
+  } catch (err) {
+    log.error(
+      "config.invalid",
+      `reload refused, still running with the previous tokens and certificate: ${(err as Error).message}`,
+    );
+  }
 }
 
 /** --check-config: everything start-up would check, reading the files but creating none. */

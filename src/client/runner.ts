@@ -100,7 +100,7 @@ export class ClientRunner implements TrackedSession {
 
   /** Dials and completes HELLO/WELCOME. Rejects with UnreachableError, SecurityError or RefusedError. */
   async start(): Promise<void> {
-    this.log.info("link.connecting", "connecting to the reliability service", { server: this.config.server });
+    this.log.info("link.connecting", "connecting to the reliability service", { server: this.peer });
     const { socket, note } = await dial(
       this.config.server,
       this.config.verification,
@@ -132,7 +132,7 @@ export class ClientRunner implements TrackedSession {
         this.sessionId = toHex(event.sessionId);
         this.log.info("session.created", "session established", {
           session: this.sessionId,
-          server: this.config.server,
+          server: this.peer,
         });
         this.pendingStart?.resolve();
         this.pendingStart = undefined;

@@ -10,6 +10,7 @@ export const EVENT_CODES = [
   "admin.listening",
   "startup.failed",
   "config.invalid",
+  "config.reloaded",
   "certificate.created",
   "tokens.created",
   "session.created",

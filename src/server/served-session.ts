@@ -24,6 +24,8 @@ export class ServedSession implements TrackedSession {
     private readonly targets: Targets,
     private readonly log: EventLog,
     client: string,
+    /** SHA-256 of the token the session was opened with: a reload that revokes it ends the session. */
+    readonly tokenDigest: Buffer,
     private readonly onClosed: (served: ServedSession, code: string) => void,
   ) {
     this.id = toHex(session.sessionId);

@@ -25,7 +25,7 @@ import { nodeEnv } from "../transport/node-env.js";
 import { FailureLimiter } from "./rate-limit.js";
 import { ServedSession } from "./served-session.js";
 import type { Targets } from "./targets.js";
-import type { TokenSet } from "./tokens.js";
+import { TokenSet } from "./tokens.js";
 
 export interface ServerConfig {
   listen: HostPort;
@@ -63,6 +63,7 @@ export class LifelineServer {
   private readonly unauthenticatedPerAddress = new Map<string, number>();
   private server: Server | undefined;
   private draining = false;
+  private tokens: TokenSet;
   /** What `status` and the metrics see of the sessions. */
   readonly table = new SessionTable(nodeEnv.now);
 
@@ -71,6 +72,7 @@ export class LifelineServer {
     private readonly log: EventLog,
   ) {
     this.budget = new SharedBudget(config.globalBuffer);
+    this.tokens = config.tokens;
     this.failures = new FailureLimiter(
       { maxFailures: config.maxFailuresPerMinute, windowMs: 60_000, maxTracked: 100_000 },
       nodeEnv.now,
@@ -147,6 +149,27 @@ export class LifelineServer {
         resolve(address);
       });
     });
+  }
+
+  /**
+   * SIGHUP: new tokens (and, when given, a new certificate) without a restart. Sessions whose token
+   * was revoked are closed with AUTH_FAILED; every other session carries on.
+   */
+  reload(tokens: TokenSet, certificate?: { cert: string; key: string }): { revoked: number } {
+    this.tokens = tokens;
+    if (certificate) this.server?.setSecureContext({ ...certificate, minVersion: "TLSv1.3" });
+    let revoked = 0;
+    for (const served of [...this.sessions.values()]) {
+      if (tokens.acceptsDigest(served.tokenDigest)) continue;
+      revoked++;
+      this.log.warn("auth.failed", "session closed: its token was revoked", {
+        session: served.id,
+        client: served.client,
+      });
+      served.session.close("AUTH_FAILED", "the token of this session was revoked");
+      served.pump.service();
+    }
+    return { revoked };
   }
 
   /**
@@ -253,7 +276,7 @@ export class LifelineServer {
         `authentication method ${hello.authMethod} is not supported`,
       );
     }
-    if (!this.config.tokens.accepts(hello.authData)) {
+    if (!this.tokens.accepts(hello.authData)) {
       this.failures.recordFailure(address);
       this.log.warn("auth.failed", "authentication failed: token not accepted", { client });
       return this.refuse(socket, link, "AUTH_FAILED", "token not accepted", true);
@@ -273,8 +296,13 @@ export class LifelineServer {
       { params: this.config.params, limits: this.config.limits, sharedBudget: this.budget },
       nodeEnv,
     );
-    const served = new ServedSession(session, this.config.targets, this.log, client, (s, code) =>
-      this.forget(s, code),
+    const served = new ServedSession(
+      session,
+      this.config.targets,
+      this.log,
+      client,
+      TokenSet.digest(hello.authData),
+      (s, code) => this.forget(s, code),
     );
     this.sessions.set(served.id, served);
     this.table.add(served);

@@ -1,0 +1,65 @@
+/**
+ * SIGHUP reloads tokens and the certificate without a restart: sessions opened with a revoked
+ * token are closed, every other session carries on, and a broken token file changes nothing.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { connect, createServer, type Socket } from "node:net";
+import { join } from "node:path";
+import { listen } from "../support/net-fixtures.js";
+import { stateDir } from "../support/procs.js";
+import { startConnect, startServe } from "../support/setup.js";
+
+function echo(app: Socket, text: string): Promise<string> {
+  app.write(text);
+  return new Promise((resolve) => app.once("data", (d: Buffer) => resolve(d.toString())));
+}
+
+test(
+  "SIGHUP: a revoked token's session is closed, a kept token's session carries on, a new token works at once",
+  { timeout: 30_000 },
+  async (t) => {
+    const target = createServer((s) => s.pipe(s));
+    const tokens = join(stateDir(t), "tokens");
+    writeFileSync(tokens, "token-kept\ntoken-revoked\n", { mode: 0o600 });
+    const served = await startServe(t, await listen(t, target), ["--tokens", tokens]);
+    const tokenFile = (token: string): string => {
+      const path = join(stateDir(t), "token");
+      writeFileSync(path, `${token}\n`);
+      return path;
+    };
+    const kept = await startConnect(t, served.port, served, ["--token-file", tokenFile("token-kept")]);
+    const revoked = await startConnect(t, served.port, served, ["--token-file", tokenFile("token-revoked")]);
+    const keptApp = connect(kept.port, "127.0.0.1");
+    const revokedApp = connect(revoked.port, "127.0.0.1");
+    t.after(() => {
+      keptApp.destroy();
+      revokedApp.destroy();
+    });
+    assert.equal(await echo(keptApp, "a"), "a");
+    assert.equal(await echo(revokedApp, "b"), "b");
+
+    writeFileSync(tokens, "token-kept\ntoken-new\n");
+    served.serve.kill("SIGHUP");
+    const reloaded = await served.serve.waitFor("config.reloaded");
+    assert.equal(reloaded.revoked, 1);
+    await new Promise((resolve) => (revokedApp.closed ? resolve(null) : revokedApp.once("close", resolve)));
+    const closed = await revoked.connect.waitFor("session.closed");
+    assert.equal(closed.code, "AUTH_FAILED");
+    assert.equal(await echo(keptApp, "still here"), "still here");
+
+    const fresh = await startConnect(t, served.port, served, ["--token-file", tokenFile("token-new")]);
+    const freshApp = connect(fresh.port, "127.0.0.1");
+    t.after(() => freshApp.destroy());
+    assert.equal(await echo(freshApp, "new"), "new");
+
+    // A broken file is refused and the running tokens stay.
+    writeFileSync(tokens, "# nobody\n");
+    served.serve.kill("SIGHUP");
+    const refused = await served.serve.waitFor("config.invalid");
+    assert.match(refused.msg, /reload refused, still running with the previous tokens/);
+    assert.equal(await echo(keptApp, "after"), "after");
+    assert.equal(served.serve.child.exitCode, null);
+  },
+);
