@@ -70,5 +70,8 @@ test("connect: fallbacks and security failures are counted; server-only counters
   assert.equal(await value("lifeline_security_failures_total"), 1);
   assert.equal(await value("lifeline_link_losses_total", { reason: "link-dead" }), 1);
   assert.equal(await value("lifeline_auth_failures_total"), undefined);
+  // Alerted-on series exist at 0 before their first event.
+  assert.equal(await value("lifeline_sessions_ended_total", { code: "SESSION_EXPIRED" }), 0);
+  assert.equal(await value("lifeline_link_losses_total", { reason: "link-lost" }), 0);
   assert.equal(await value("lifeline_sessions", { state: "connected" }), 0);
 });
