@@ -13,11 +13,9 @@ import { EventLog, type LogLevel } from "../ops/log.js";
 import { DEFAULT_TARGET } from "../server/targets.js";
 import { addTrustOptions, durationOption, hostPort, logLevel, sizeOption } from "./options.js";
 
-interface ConnectFlags extends AdminFlags {
-  checkConfig?: boolean;
+/** The flags of a client session (`connect` and `attach`). */
+export interface SessionFlags {
   server?: HostPort;
-  listen?: HostPort;
-  stdio?: boolean;
   target: string;
   ca?: string;
   pin?: string;
@@ -28,6 +26,12 @@ interface ConnectFlags extends AdminFlags {
   window: number;
   dialTimeout: number;
   stateDir: string;
+}
+
+interface ConnectFlags extends SessionFlags, AdminFlags {
+  checkConfig?: boolean;
+  listen?: HostPort;
+  stdio?: boolean;
   logLevel: LogLevel;
 }
 
@@ -35,30 +39,13 @@ export function connectCommand(): Command {
   const command = new Command("connect")
     .exitOverride()
     .description("carry local TCP connections (or stdin/stdout) over a reliable session to a lifeline server")
-    .option("--server <host[:port]>", "the lifeline server (port 2598 by default); required", hostPort(2598))
     .option(
       "--listen <host:port>",
       "accept local connections here; each becomes a channel (port 0: any free port)",
       hostPort(),
     )
-    .option("--stdio", "carry stdin/stdout as one connection (for ssh -o ProxyCommand)")
-    .option("--target <name>", "the server-side target to reach", DEFAULT_TARGET);
-  addTrustOptions(command)
-    .option(
-      "--fallback <host:port>",
-      "direct address when the reliability service is down (default: server host, port 1494)",
-      hostPort(1494),
-    )
-    .option("--no-fallback", "never connect directly; fail instead")
-    .addOption(
-      sizeOption(
-        "--buffer <bytes>",
-        "replay buffer for what the applications send (4MiB, 64k, ...)",
-        DEFAULT_LIMITS.sendBudget,
-      ),
-    )
-    .addOption(sizeOption("--window <bytes>", "receive window per channel", DEFAULT_LIMITS.receiveWindow))
-    .addOption(durationOption("--dial-timeout <duration>", "time allowed for one connection attempt", 5000))
+    .option("--stdio", "carry stdin/stdout as one connection (for ssh -o ProxyCommand)");
+  addSessionOptions(command)
     .option("--log-level <level>", "debug, info, warn, error or silent", logLevel, "info")
     .option("--check-config", "check the settings and the files they name, print them, and exit");
   addAdminOptions(command);
@@ -128,7 +115,31 @@ export function connectCommand(): Command {
   });
 }
 
-function buildConfig(flags: ConnectFlags): AgentConfig {
+/** The options of a client session, shared by `connect` and `attach`. */
+export function addSessionOptions(command: Command): Command {
+  command
+    .option("--server <host[:port]>", "the lifeline server (port 2598 by default); required", hostPort(2598))
+    .option("--target <name>", "the server-side target to reach", DEFAULT_TARGET);
+  return addTrustOptions(command)
+    .option(
+      "--fallback <host:port>",
+      "direct address when the reliability service is down (default: server host, port 1494)",
+      hostPort(1494),
+    )
+    .option("--no-fallback", "never connect directly; fail instead")
+    .addOption(
+      sizeOption(
+        "--buffer <bytes>",
+        "replay buffer for what the applications send (4MiB, 64k, ...)",
+        DEFAULT_LIMITS.sendBudget,
+      ),
+    )
+    .addOption(sizeOption("--window <bytes>", "receive window per channel", DEFAULT_LIMITS.receiveWindow))
+    .addOption(durationOption("--dial-timeout <duration>", "time allowed for one connection attempt", 5000));
+}
+
+/** The agent configuration from connect's flags (attach shares them). */
+export function buildConfig(flags: SessionFlags): AgentConfig {
   const server = flags.server;
   if (!server) throw new Error("no server: give --server HOST[:PORT] (or server: in the config file)");
   // Commander leaves the flag undefined when neither --fallback nor --no-fallback is given: the default is on.
@@ -154,7 +165,7 @@ function buildConfig(flags: ConnectFlags): AgentConfig {
   };
 }
 
-function readToken(flags: ConnectFlags): string {
+export function readToken(flags: SessionFlags): string {
   const token = findToken(flags.tokenFile, flags.stateDir);
   if (token) return token;
   throw new Error(

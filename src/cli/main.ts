@@ -1,5 +1,6 @@
 /** Command-line entry point: parses arguments and hands over to the roles. */
 import { Command, CommanderError } from "commander";
+import { attachCommand } from "./attach.js";
 import { connectCommand } from "./connect.js";
 import { doctorCommand } from "./doctor.js";
 import { serveCommand } from "./serve.js";
@@ -16,7 +17,8 @@ export function buildProgram(): Command {
     .addCommand(serveCommand())
     .addCommand(connectCommand())
     .addCommand(statusCommand())
-    .addCommand(doctorCommand());
+    .addCommand(doctorCommand())
+    .addCommand(attachCommand());
 }
 
 try {

@@ -82,7 +82,7 @@ export class LifelineAgent {
    * Carries one local connection: on the current session, or a new one, or directly to the
    * fallback address. Resolves with how it ended ("closed" cleanly, or "reset"/failed).
    */
-  private async carry(local: Duplex): Promise<ChannelOutcome> {
+  async carry(local: Duplex): Promise<ChannelOutcome> {
     let runner: ClientRunner;
     try {
       runner = await this.session();

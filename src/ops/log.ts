@@ -48,7 +48,7 @@ export type LogLevel = Level | "silent";
 export type EventFields = Record<string, unknown>;
 
 /** Sees every event, whatever the log level: the metrics count events the log may not print. */
-export type EventObserver = (event: EventCode, fields: EventFields) => void;
+export type EventObserver = (event: EventCode, fields: EventFields, msg: string) => void;
 
 export class EventLog {
   private readonly logger: Logger;
@@ -81,7 +81,7 @@ export class EventLog {
   }
 
   private emit(level: Level, event: EventCode, msg: string, fields: EventFields): void {
-    for (const observer of this.observers) observer(event, fields);
+    for (const observer of this.observers) observer(event, fields, msg);
     this.logger[level]({ event, ...fields }, msg);
   }
 }

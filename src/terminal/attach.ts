@@ -1,0 +1,259 @@
+/**
+ * `lifeline attach`: the user's own terminal, in raw mode, joined to a terminal session of
+ * `lifeline host` over a lifeline channel (or, as the seed's fallback, directly to the host port).
+ *
+ * While the link is down the screen stays as it was, keystrokes are buffered up to the session's
+ * budget (then input stops), and a status line says so plainly. On resume the status line clears
+ * and the buffered keystrokes arrive in order. When the reliability session expires, the host
+ * session is still running: attach says so and offers to reattach.
+ */
+import { Duplex } from "node:stream";
+import type { ChannelOutcome } from "../client/runner.js";
+import type { EventCode, EventFields, EventLog } from "../ops/log.js";
+import {
+  encodeMessage,
+  MessageDecoder,
+  TERMINAL_PROTOCOL_VERSION,
+  type TerminalMessage,
+} from "./messages.js";
+import { clearStatusLine, drawStatusLine, outageText } from "./status-line.js";
+
+/** Carries a local byte stream to the host: a lifeline channel, or the direct fallback. */
+export interface Carrier {
+  carry(local: Duplex): Promise<ChannelOutcome>;
+}
+
+export interface AttachOptions {
+  carrier: Carrier;
+  /** Observed for link loss, resume, expiry and fallback. */
+  log: EventLog;
+  token: string;
+  /** Attach to this host session; a new one when absent. */
+  sessionId?: string;
+  term: string;
+  input: NodeJS.ReadStream;
+  output: NodeJS.WriteStream;
+  /** Called for the escape sequence Ctrl-] f (the demo's fault switch). */
+  onFault?: () => void;
+}
+
+/** Ctrl-]: the next key is a command to attach, not input for the remote program. */
+const ESCAPE_KEY = 0x1d;
+
+/** Small, so that input stops soon after the session's budget is full, not 16 KiB later. */
+const INPUT_HIGH_WATER_MARK = 256;
+
+export class TerminalAttach {
+  private channel: Duplex | undefined;
+  private sessionId: string | undefined;
+  private suspended = false;
+  private deadline = 0;
+  private keystrokes = 0;
+  private inputStopped = false;
+  private ticker: NodeJS.Timeout | undefined;
+  private expired = false;
+  private escaping = false;
+  private finish!: (code: number) => void;
+
+  constructor(private readonly options: AttachOptions) {
+    if (options.sessionId) this.sessionId = options.sessionId;
+    options.log.observe((event, fields, msg) => this.onEvent(event, fields, msg));
+  }
+
+  /** Runs until the remote program exits, the user detaches, or the session is lost for good. */
+  run(): Promise<number> {
+    const { input, output } = this.options;
+    const done = new Promise<number>((resolve) => (this.finish = resolve));
+    if (input.isTTY) input.setRawMode(true);
+    input.on("data", (chunk: Buffer) => this.onInput(chunk));
+    output.on("resize", () => this.send({ type: "resize", size: this.size() }));
+    this.open();
+    return done.finally(() => this.restore());
+  }
+
+  private size(): { cols: number; rows: number } {
+    return { cols: this.options.output.columns || 80, rows: this.options.output.rows || 24 };
+  }
+
+  /** Opens the byte stream to the host and says hello; the host's answers drive the rest. */
+  private open(): void {
+    const decoder = new MessageDecoder();
+    const channel = new Duplex({
+      readableHighWaterMark: INPUT_HIGH_WATER_MARK,
+      read: () => this.resumeInput(),
+      write: (chunk: Buffer, _encoding, callback) => {
+        try {
+          for (const message of decoder.push(chunk)) this.onMessage(message);
+          callback();
+        } catch (err) {
+          callback(err as Error);
+        }
+      },
+      final: (callback) => callback(),
+    });
+    this.channel = channel;
+    void this.options.carrier.carry(channel).then((outcome) => this.onChannelEnd(channel, outcome));
+    this.send({ type: "hello", version: TERMINAL_PROTOCOL_VERSION, token: this.options.token });
+  }
+
+  private send(message: TerminalMessage): void {
+    const channel = this.channel;
+    if (!channel || channel.destroyed) return;
+    if (!channel.push(encodeMessage(message)) && !this.inputStopped) {
+      // The session's send budget is full and the channel's buffer too: stop reading the keyboard.
+      this.inputStopped = true;
+      this.options.input.pause();
+      this.drawStatus();
+    }
+  }
+
+  private resumeInput(): void {
+    if (!this.inputStopped) return;
+    this.inputStopped = false;
+    this.options.input.resume();
+    this.drawStatus();
+  }
+
+  private onInput(chunk: Buffer): void {
+    if (this.expired) return this.onExpiredKey(chunk);
+    let bytes = chunk;
+    if (this.escaping || chunk.includes(ESCAPE_KEY)) bytes = this.handleEscape(chunk);
+    if (bytes.length === 0) return;
+    if (this.suspended) this.keystrokes += bytes.length;
+    this.send({ type: "input", bytes });
+    if (this.suspended) this.drawStatus();
+  }
+
+  /** Ctrl-] d detaches (the host session keeps running), Ctrl-] f drops the link (demo), Ctrl-] Ctrl-] sends one. */
+  private handleEscape(chunk: Buffer): Buffer {
+    const kept: number[] = [];
+    for (const byte of chunk) {
+      if (!this.escaping) {
+        if (byte === ESCAPE_KEY) this.escaping = true;
+        else kept.push(byte);
+        continue;
+      }
+      this.escaping = false;
+      if (byte === 0x64 /* d */) {
+        this.note(`detached; the session keeps running: lifeline attach ${this.sessionId ?? ""}`.trim());
+        this.finish(0);
+      } else if (byte === 0x66 /* f */ && this.options.onFault) {
+        this.options.onFault();
+      } else if (byte === ESCAPE_KEY) {
+        kept.push(byte);
+      }
+    }
+    return Buffer.from(kept);
+  }
+
+  private onMessage(message: TerminalMessage): void {
+    switch (message.type) {
+      case "ready":
+        this.send(
+          this.sessionId
+            ? { type: "attach", id: this.sessionId, size: this.size() }
+            : { type: "new", size: this.size(), term: this.options.term },
+        );
+        break;
+      case "attached":
+        this.sessionId = message.id;
+        break;
+      case "output":
+        this.options.output.write(message.bytes);
+        if (this.suspended) this.drawStatus();
+        break;
+      case "exit":
+        this.note(
+          `session ${this.sessionId ?? ""} ended${message.code === null ? "" : ` with status ${message.code}`}`,
+        );
+        this.finish(message.code ?? 1);
+        break;
+      case "error":
+        this.note(`the host refused: ${message.code}: ${message.message}`);
+        this.finish(1);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onEvent(event: EventCode, fields: EventFields, msg: string): void {
+    switch (event) {
+      case "link.lost":
+        this.suspended = true;
+        this.keystrokes = 0;
+        this.deadline = Date.now() + Number(fields.secondsLeft ?? 0) * 1000;
+        this.drawStatus();
+        clearInterval(this.ticker);
+        this.ticker = setInterval(() => this.drawStatus(), 1000);
+        break;
+      case "session.resumed":
+        this.suspended = false;
+        clearInterval(this.ticker);
+        this.options.output.write(clearStatusLine(this.size().rows));
+        break;
+      case "session.expired":
+        this.expired = true;
+        this.suspended = false;
+        clearInterval(this.ticker);
+        break;
+      case "fallback.used":
+        this.note("the reliability service is unavailable: connected directly, WITHOUT session reliability");
+        break;
+      case "security.failed":
+      case "fallback.failed":
+      case "link.failed":
+        this.note(`cannot connect: ${msg}`);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onChannelEnd(channel: Duplex, outcome: ChannelOutcome): void {
+    if (channel !== this.channel) return;
+    if (this.expired && this.sessionId) {
+      this.options.output.write(clearStatusLine(this.size().rows));
+      this.note(
+        `the link stayed down past the session timeout; session ${this.sessionId} is still running on the host. ` +
+          "Press r to reattach, q to quit.",
+      );
+      return;
+    }
+    if (outcome === "reset") {
+      this.note("the connection to the host was lost");
+      this.finish(1);
+    }
+  }
+
+  private onExpiredKey(chunk: Buffer): void {
+    const key = String.fromCharCode(chunk[0] ?? 0).toLowerCase();
+    if (key === "r") {
+      this.expired = false;
+      this.open();
+    } else if (key === "q" || chunk[0] === 0x03) {
+      this.finish(1);
+    }
+  }
+
+  private drawStatus(): void {
+    if (!this.suspended) return;
+    const secondsLeft = Math.max(0, Math.ceil((this.deadline - Date.now()) / 1000));
+    const text = outageText({ secondsLeft, keystrokes: this.keystrokes, inputStopped: this.inputStopped });
+    const { cols, rows } = this.size();
+    this.options.output.write(drawStatusLine(text, cols, rows));
+  }
+
+  /** A line of lifeline's own, on its own line, in the user's terminal. */
+  private note(text: string): void {
+    this.options.output.write(`\r\n[lifeline: ${text}]\r\n`);
+  }
+
+  private restore(): void {
+    clearInterval(this.ticker);
+    const { input } = this.options;
+    if (input.isTTY) input.setRawMode(false);
+    input.pause();
+    this.channel?.destroy();
+  }
+}
