@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { attachCommand } from "./attach.js";
 import { connectCommand } from "./connect.js";
+import { demoCommand } from "./demo.js";
 import { doctorCommand } from "./doctor.js";
 import { serveCommand } from "./serve.js";
 import { statusCommand } from "./status.js";
@@ -18,7 +19,8 @@ export function buildProgram(): Command {
     .addCommand(connectCommand())
     .addCommand(statusCommand())
     .addCommand(doctorCommand())
-    .addCommand(attachCommand());
+    .addCommand(attachCommand())
+    .addCommand(demoCommand());
 }
 
 try {
