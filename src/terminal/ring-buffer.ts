@@ -1,6 +1,8 @@
 /**
  * The recent output of a terminal session: the last `capacity` bytes, kept in one fixed block of
- * memory whatever is written. A new client is sent these bytes to redraw its screen. Pure: no I/O.
+ * memory whatever is written. Bytes are addressed by their offset in everything ever written, so a
+ * reader can ask for "what came after the last byte I sent" and learn what it missed. A client that
+ * attaches, or falls behind, is sent its bytes from here. Pure: no I/O.
  */
 export class RingBuffer {
   private readonly block: Uint8Array;
@@ -26,6 +28,11 @@ export class RingBuffer {
     return this.droppedBytes;
   }
 
+  /** How many bytes were ever written: the offset the next byte will have. */
+  get total(): number {
+    return this.droppedBytes + this.kept;
+  }
+
   push(bytes: Uint8Array): void {
     if (bytes.length >= this.capacity) {
       this.droppedBytes += this.kept + bytes.length - this.capacity;
@@ -47,10 +54,19 @@ export class RingBuffer {
 
   /** A copy of the kept bytes, oldest first. */
   contents(): Uint8Array {
-    const out = new Uint8Array(this.kept);
-    const first = Math.min(this.kept, this.capacity - this.start);
-    out.set(this.block.subarray(this.start, this.start + first));
-    out.set(this.block.subarray(0, this.kept - first), first);
+    return this.slice(this.droppedBytes, this.total);
+  }
+
+  /** A copy of the bytes at offsets `from` to `to` (exclusive) that are still kept. */
+  slice(from: number, to: number): Uint8Array {
+    const begin = Math.max(from, this.droppedBytes) - this.droppedBytes;
+    const end = Math.min(to, this.total) - this.droppedBytes;
+    if (end <= begin) return new Uint8Array(0);
+    const out = new Uint8Array(end - begin);
+    const at = (this.start + begin) % this.capacity;
+    const first = Math.min(out.length, this.capacity - at);
+    out.set(this.block.subarray(at, at + first));
+    out.set(this.block.subarray(0, out.length - first), first);
     return out;
   }
 }

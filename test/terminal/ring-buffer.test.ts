@@ -41,6 +41,19 @@ test("a write larger than the capacity keeps only its end", () => {
   assert.equal(ring.length, 4);
 });
 
+test("slice addresses bytes by their offset in everything written", () => {
+  const ring = new RingBuffer(5);
+  ring.push(bytes("abcdefg")); // keeps "cdefg", offsets 2 to 6
+  assert.equal(ring.total, 7);
+  assert.equal(text(ring.slice(3, 5)), "de");
+  assert.equal(text(ring.slice(0, 4)), "cd", "dropped offsets are left out");
+  assert.equal(text(ring.slice(5, 100)), "fg");
+  assert.equal(text(ring.slice(7, 9)), "");
+  assert.equal(text(ring.slice(4, 4)), "");
+  ring.push(bytes("hi")); // keeps "efghi", across the wrap
+  assert.equal(text(ring.slice(5, 9)), "fghi");
+});
+
 test("empty writes change nothing; contents() is a copy", () => {
   const ring = new RingBuffer(3);
   ring.push(bytes("ab"));
@@ -70,6 +83,11 @@ test("always holds the last `capacity` bytes written (property)", () => {
         assert.deepEqual([...ring.contents()], expected);
         assert.equal(ring.length, expected.length);
         assert.equal(ring.dropped, all.length - expected.length);
+        assert.equal(ring.total, all.length);
+        const from = Math.floor(all.length / 3);
+        const to = Math.floor((all.length * 3) / 4);
+        const kept = all.length - expected.length;
+        assert.deepEqual([...ring.slice(from, to)], all.slice(Math.max(from, kept), Math.max(to, kept)));
       },
     ),
     { seed: propertySeed(), numRuns: propertyRuns(500) },
