@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { connectCommand } from "./connect.js";
 import { doctorCommand } from "./doctor.js";
+import { hostCommand } from "./host.js";
 import { serveCommand } from "./serve.js";
 import { statusCommand } from "./status.js";
 import { VERSION } from "../ops/version.js";
@@ -16,7 +17,8 @@ export function buildProgram(): Command {
     .addCommand(serveCommand())
     .addCommand(connectCommand())
     .addCommand(statusCommand())
-    .addCommand(doctorCommand());
+    .addCommand(doctorCommand())
+    .addCommand(hostCommand());
 }
 
 try {
