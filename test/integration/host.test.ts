@@ -279,6 +279,28 @@ test("programs that exit right after a burst of output: every byte arrives befor
   }
 });
 
+test("SIGTERM hangs up every session, tells the attached client, and exits with status 0", async (t) => {
+  const host = await startHost(t);
+  const attached = await client(t, host);
+  await attached.create(SIZE);
+  const detached = await client(t, host);
+  const id = await detached.create(SIZE);
+  detached.close();
+  const pids = host.proc.events("terminal.created").map((r) => r.pid as number);
+  await host.proc.waitFor("terminal.detached", (r) => r.session === id);
+  const waiting = await client(t, host);
+  host.proc.kill("SIGTERM");
+  assert.deepEqual(await attached.exit(), { type: "exit", code: null, signal: 1 });
+  await refusedWith(waiting.expect("sessions"), "GOING_AWAY");
+  assert.equal(await host.proc.exited, 0);
+  assert.equal(host.proc.events("server.stopped").length, 1);
+  assert.deepEqual(
+    pids.filter((pid) => alive(pid)),
+    [],
+    "no shell outlives the host",
+  );
+});
+
 test("bad flags and settings stop lifeline host at start with status 2", async (t) => {
   const dir = stateDir(t);
   for (const args of [
@@ -322,6 +344,8 @@ test("settings come from a config file and LIFELINE_HOST_* too; --check-config p
   assert.match(result.stdout, /scrollback\s+1MiB\s+\(config\)/);
   assert.match(result.stdout, /max-sessions\s+8\s+\(env\)/);
   assert.match(result.stdout, /listen\s+127\.0\.0\.1:1494\s+\(default\)/);
+  const never = await runLifeline(t, ["host", "--idle-limit", "0", "--state-dir", dir, "--check-config"]);
+  assert.match(never.stdout, /idle-limit\s+0s\s+\(cli\)/, "0: sessions never expire");
   writeFileSync(config, "idle-limt: 5m\n");
   const bad = await runLifeline(t, ["host", "--config", config, "--state-dir", dir]);
   assert.equal(bad.code, 2);
