@@ -6,7 +6,8 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { homedir } from "node:os";
-import { formatHostPort, type HostPort } from "../ops/address.js";
+import type { HostPort } from "../ops/address.js";
+import { listenOn } from "../ops/listen.js";
 import type { EventLog } from "../ops/log.js";
 import { TokenSet } from "../server/tokens.js";
 import { HostConnection } from "./host-connection.js";
@@ -65,19 +66,7 @@ export class TerminalHost {
     const server = createServer((socket) => this.onConnection(socket));
     this.server = server;
     server.maxConnections = this.config.maxSessions + MAX_UNATTACHED;
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.config.listen.port, this.config.listen.host, () => {
-        server.off("error", reject);
-        const address = server.address() as AddressInfo;
-        this.log.info(
-          "listening",
-          `listening on ${formatHostPort({ host: address.address, port: address.port })}`,
-          { address: address.address, port: address.port, command: this.label() },
-        );
-        resolve(address);
-      });
-    });
+    return listenOn(server, this.config.listen, this.log, { command: this.label() });
   }
 
   /**
