@@ -77,6 +77,8 @@ export class HostSession {
   private idleTimer: NodeJS.Timeout | undefined;
   private killTimer: NodeJS.Timeout | undefined;
   private exited = false;
+  /** The terminal was hung up (expiry, shutdown): its master is closed, the program is ending. */
+  private hungUp = false;
   private readonly exitWaiters: (() => void)[] = [];
 
   constructor(
@@ -176,12 +178,12 @@ export class HostSession {
   }
 
   input(bytes: Uint8Array): void {
-    if (!this.exited) this.pty.write(Buffer.from(bytes));
+    if (!this.exited && !this.hungUp) this.pty.write(Buffer.from(bytes));
   }
 
   /** A new window size: the program sees it (SIGWINCH, `stty size`). */
   resize(size: WindowSize): void {
-    if (this.exited) return;
+    if (this.exited || this.hungUp) return;
     if (size.cols !== this.pty.cols || size.rows !== this.pty.rows) this.pty.resize(size.cols, size.rows);
   }
 
@@ -192,7 +194,8 @@ export class HostSession {
   hangUp(): Promise<void> {
     if (this.exited) return Promise.resolve();
     const done = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
-    if (this.killTimer) return done;
+    if (this.hungUp) return done;
+    this.hungUp = true;
     this.clearIdleTimer();
     this.killTimer = setTimeout(() => {
       // The program and every process of its group (not the jobs an interactive shell moved out).

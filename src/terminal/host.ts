@@ -102,7 +102,18 @@ export class TerminalHost {
   private onConnection(socket: Socket): void {
     const state: ConnectionState = { stage: "hello" };
     const connection: HostConnection = new HostConnection(socket, {
-      message: (message) => this.route(connection, state, message),
+      message: (message) => {
+        try {
+          this.route(connection, state, message);
+        } catch (err) {
+          // A fault of the host's own must not take the other sessions down with the process.
+          this.log.error("terminal.refused", `internal error: ${(err as Error).message}`, {
+            client: connection.client,
+            code: "INTERNAL",
+          });
+          connection.fail("INTERNAL", "the host failed to handle this message");
+        }
+      },
       malformed: (err) =>
         this.log.warn("terminal.refused", `malformed message from ${connection.client}: ${err.message}`, {
           client: connection.client,
