@@ -29,7 +29,7 @@ function envName(role: string, key: string): string {
  * Adds `--config FILE` to `command` and an environment variable to each of its options. Call it
  * after the command's own options are defined.
  */
-export function addLayeredConfig(command: Command, role: "serve" | "connect"): Command {
+export function addLayeredConfig(command: Command, role: "serve" | "connect" | "host"): Command {
   command.option(
     "--config <file>",
     `YAML file of settings; keys are these flags' names (or ${envName(role, "config")})`,

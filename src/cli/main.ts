@@ -4,6 +4,7 @@ import { attachCommand } from "./attach.js";
 import { connectCommand } from "./connect.js";
 import { demoCommand } from "./demo.js";
 import { doctorCommand } from "./doctor.js";
+import { hostCommand } from "./host.js";
 import { serveCommand } from "./serve.js";
 import { statusCommand } from "./status.js";
 import { VERSION } from "../ops/version.js";
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .addCommand(connectCommand())
     .addCommand(statusCommand())
     .addCommand(doctorCommand())
+    .addCommand(hostCommand())
     .addCommand(attachCommand())
     .addCommand(demoCommand());
 }

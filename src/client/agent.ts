@@ -10,6 +10,7 @@
 import { connect as tcpConnect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { Duplex } from "node:stream";
 import { formatHostPort, type HostPort } from "../ops/address.js";
+import { listenOn } from "../ops/listen.js";
 import type { EventLog } from "../ops/log.js";
 import { SessionTable } from "../ops/session-table.js";
 import type { Health } from "../ops/status-report.js";
@@ -42,23 +43,13 @@ export class LifelineAgent {
       void this.carry(socket);
     });
     this.listener = listener;
-    return new Promise((resolve, reject) => {
-      listener.once("error", reject);
-      listener.listen(address.port, address.host, () => {
-        listener.off("error", reject);
-        const bound = listener.address() as AddressInfo;
-        this.log.info(
-          "listening",
-          `accepting local connections on ${formatHostPort({ host: bound.address, port: bound.port })}`,
-          {
-            address: bound.address,
-            port: bound.port,
-            server: formatHostPort(this.config.server),
-          },
-        );
-        resolve(bound);
-      });
-    });
+    return listenOn(
+      listener,
+      address,
+      this.log,
+      { server: formatHostPort(this.config.server) },
+      "accepting local connections on",
+    );
   }
 
   /** Carries stdin/stdout as one connection; resolves with the process exit code. */

@@ -36,6 +36,12 @@ export const EVENT_CODES = [
   "security.failed",
   "server.draining",
   "server.stopped",
+  "terminal.created",
+  "terminal.attached",
+  "terminal.detached",
+  "terminal.exited",
+  "terminal.expired",
+  "terminal.refused",
 ] as const;
 
 export type EventCode = (typeof EVENT_CODES)[number];

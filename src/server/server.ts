@@ -18,6 +18,7 @@ import {
   type SessionLimits,
 } from "../core/index.js";
 import { formatHostPort, type HostPort } from "../ops/address.js";
+import { listenOn } from "../ops/listen.js";
 import type { EventLog } from "../ops/log.js";
 import { SessionTable } from "../ops/session-table.js";
 import type { Health } from "../ops/status-report.js";
@@ -130,24 +131,8 @@ export class LifelineServer {
         error: err.message,
       });
     });
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.config.listen.port, this.config.listen.host, () => {
-        server.off("error", reject);
-        const address = server.address() as AddressInfo;
-        this.log.info(
-          "listening",
-          `listening on ${formatHostPort({ host: address.address, port: address.port })}`,
-          {
-            address: address.address,
-            port: address.port,
-            targets: Object.fromEntries(
-              [...this.config.targets].map(([name, hp]) => [name, formatHostPort(hp)]),
-            ),
-          },
-        );
-        resolve(address);
-      });
+    return listenOn(server, this.config.listen, this.log, {
+      targets: Object.fromEntries([...this.config.targets].map(([name, hp]) => [name, formatHostPort(hp)])),
     });
   }
 

@@ -1,6 +1,6 @@
 /**
- * docs/OPERATIONS.md and deploy/ match the code: every flag of `serve` and `connect` has a row in
- * its settings table (with the default the code uses), every event code and every metric has a
+ * docs/OPERATIONS.md and deploy/ match the code: every flag of `serve` and `connect` (and, in
+ * docs/TERMINAL.md, of `host`) has a row in its settings table (with the default the code uses), every event code and every metric has a
  * row, no row names something the code lacks, the systemd units only use flags that exist, and the
  * shipped configurations pass `--check-config`.
  */
@@ -12,6 +12,7 @@ import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { Command, Option } from "commander";
 import { connectCommand } from "../../src/cli/connect.js";
+import { hostCommand } from "../../src/cli/host.js";
 import { serveCommand } from "../../src/cli/serve.js";
 import { formatHostPort, type HostPort } from "../../src/ops/address.js";
 import { EVENT_CODES, EventLog } from "../../src/ops/log.js";
@@ -24,10 +25,10 @@ const read = (path: string): string => readFileSync(join(ROOT, path), "utf8");
 const doc = read("docs/OPERATIONS.md");
 
 /** The lines of the section under `heading` (a whole heading line), up to the next heading. */
-function section(heading: string): string[] {
-  const lines = doc.split("\n");
+function section(heading: string, file = "docs/OPERATIONS.md"): string[] {
+  const lines = (file === "docs/OPERATIONS.md" ? doc : read(file)).split("\n");
   const start = lines.indexOf(heading);
-  assert.notEqual(start, -1, `docs/OPERATIONS.md has the heading "${heading}"`);
+  assert.notEqual(start, -1, `${file} has the heading "${heading}"`);
   const rest = lines.slice(start + 1);
   const end = rest.findIndex((line) => line.startsWith("#"));
   return end === -1 ? rest : rest.slice(0, end);
@@ -69,14 +70,15 @@ function expectedDefault(option: Option): string | undefined {
   return undefined;
 }
 
-for (const [role, build] of [
-  ["serve", serveCommand],
-  ["connect", connectCommand],
+for (const [role, build, file, heading, least] of [
+  ["serve", serveCommand, "docs/OPERATIONS.md", "### Settings of `lifeline serve`", 15],
+  ["connect", connectCommand, "docs/OPERATIONS.md", "### Settings of `lifeline connect`", 15],
+  ["host", hostCommand, "docs/TERMINAL.md", "## Settings of `lifeline host`", 10],
 ] as const) {
   test(`every flag of lifeline ${role} has a row, with the code's default, in its settings table`, () => {
-    const table = rows(section(`### Settings of \`lifeline ${role}\``));
+    const table = rows(section(heading, file));
     const flags = longFlags(build());
-    assert.ok(flags.length >= 15, `${role} has its flags (${flags.length})`);
+    assert.ok(flags.length >= least, `${role} has its flags (${flags.length})`);
     for (const option of flags) {
       const long = option.long as string;
       const row = table.get(long);
