@@ -37,7 +37,7 @@ export function demoCommand(): Command {
         process.exitCode = 2;
         return;
       }
-      process.exitCode = await runDemo(flags);
+      process.exit(await runDemo(flags));
     });
 }
 
@@ -103,6 +103,7 @@ async function runDemo(flags: DemoFlags): Promise<number> {
       input: process.stdin,
       output: process.stdout,
       onFault: drop,
+      hostOutlivesClient: false,
     });
     const code = await attach.run();
     await agent.stop();

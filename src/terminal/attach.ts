@@ -35,10 +35,15 @@ export interface AttachOptions {
   output: NodeJS.WriteStream;
   /** Called for the escape sequence Ctrl-] f (the demo's fault switch). */
   onFault?: () => void;
+  /** False when the host ends with this client (the demo): detaching then just quits. */
+  hostOutlivesClient?: boolean;
 }
 
 /** Ctrl-]: the next key is a command to attach, not input for the remote program. */
 const ESCAPE_KEY = 0x1d;
+
+/** Keystroke chunks held while the host has not yet confirmed the session. */
+const MAX_EARLY_CHUNKS = 64;
 
 /** Small, so that input stops soon after the session's budget is full, not 16 KiB later. */
 const INPUT_HIGH_WATER_MARK = 256;
@@ -51,9 +56,14 @@ export class TerminalAttach {
   private keystrokes = 0;
   private inputStopped = false;
   private ticker: NodeJS.Timeout | undefined;
+  /** Keystrokes typed before the host confirmed the session: they go after ATTACHED, in order. */
+  private early: Buffer[] | undefined;
+  /** The row the status line is drawn on, while it is shown. */
+  private statusRow: number | undefined;
   private expired = false;
   private escaping = false;
   private finish!: (code: number) => void;
+  private finished = false;
 
   constructor(private readonly options: AttachOptions) {
     if (options.sessionId) this.sessionId = options.sessionId;
@@ -63,10 +73,18 @@ export class TerminalAttach {
   /** Runs until the remote program exits, the user detaches, or the session is lost for good. */
   run(): Promise<number> {
     const { input, output } = this.options;
-    const done = new Promise<number>((resolve) => (this.finish = resolve));
+    const done = new Promise<number>((resolve) => {
+      this.finish = (code) => {
+        this.finished = true;
+        resolve(code);
+      };
+    });
     if (input.isTTY) input.setRawMode(true);
     input.on("data", (chunk: Buffer) => this.onInput(chunk));
-    output.on("resize", () => this.send({ type: "resize", size: this.size() }));
+    output.on("resize", () => {
+      this.send({ type: "resize", size: this.size() });
+      this.drawStatus();
+    });
     this.open();
     return done.finally(() => this.restore());
   }
@@ -92,6 +110,7 @@ export class TerminalAttach {
       final: (callback) => callback(),
     });
     this.channel = channel;
+    this.early = [];
     void this.options.carrier.carry(channel).then((outcome) => this.onChannelEnd(channel, outcome));
     this.send({ type: "hello", version: TERMINAL_PROTOCOL_VERSION, token: this.options.token });
   }
@@ -120,6 +139,12 @@ export class TerminalAttach {
     if (this.escaping || chunk.includes(ESCAPE_KEY)) bytes = this.handleEscape(chunk);
     if (bytes.length === 0) return;
     if (this.suspended) this.keystrokes += bytes.length;
+    if (this.early) {
+      this.early.push(bytes);
+      // The host has not answered yet: hold the keyboard rather than buffer without limit.
+      if (this.early.length >= MAX_EARLY_CHUNKS) this.options.input.pause();
+      return;
+    }
     this.send({ type: "input", bytes });
     if (this.suspended) this.drawStatus();
   }
@@ -135,7 +160,11 @@ export class TerminalAttach {
       }
       this.escaping = false;
       if (byte === 0x64 /* d */) {
-        this.note(`detached; the session keeps running: lifeline attach ${this.sessionId ?? ""}`.trim());
+        this.note(
+          this.options.hostOutlivesClient === false
+            ? "quit"
+            : `detached; the session keeps running: lifeline attach ${this.sessionId ?? ""}`.trim(),
+        );
         this.finish(0);
       } else if (byte === 0x66 /* f */ && this.options.onFault) {
         this.options.onFault();
@@ -155,9 +184,14 @@ export class TerminalAttach {
             : { type: "new", size: this.size(), term: this.options.term },
         );
         break;
-      case "attached":
+      case "attached": {
         this.sessionId = message.id;
+        const early = this.early ?? [];
+        this.early = undefined;
+        for (const bytes of early) this.send({ type: "input", bytes });
+        if (!this.inputStopped) this.options.input.resume();
         break;
+      }
       case "output":
         this.options.output.write(message.bytes);
         if (this.suspended) this.drawStatus();
@@ -190,19 +224,23 @@ export class TerminalAttach {
       case "session.resumed":
         this.suspended = false;
         clearInterval(this.ticker);
-        this.options.output.write(clearStatusLine(this.size().rows));
+        this.clearStatus();
         break;
       case "session.expired":
         this.expired = true;
         this.suspended = false;
         clearInterval(this.ticker);
+        this.clearStatus();
         break;
       case "fallback.used":
         this.note("the reliability service is unavailable: connected directly, WITHOUT session reliability");
         break;
+      case "link.failed":
+        // Failed reconnect attempts are the status line's business; only a final failure is news.
+        if (fields.attempt === undefined) this.note(`cannot connect: ${msg}`);
+        break;
       case "security.failed":
       case "fallback.failed":
-      case "link.failed":
         this.note(`cannot connect: ${msg}`);
         break;
       default:
@@ -211,9 +249,8 @@ export class TerminalAttach {
   }
 
   private onChannelEnd(channel: Duplex, outcome: ChannelOutcome): void {
-    if (channel !== this.channel) return;
+    if (channel !== this.channel || this.finished) return;
     if (this.expired && this.sessionId) {
-      this.options.output.write(clearStatusLine(this.size().rows));
       this.note(
         `the link stayed down past the session timeout; session ${this.sessionId} is still running on the host. ` +
           "Press r to reattach, q to quit.",
@@ -241,7 +278,16 @@ export class TerminalAttach {
     const secondsLeft = Math.max(0, Math.ceil((this.deadline - Date.now()) / 1000));
     const text = outageText({ secondsLeft, keystrokes: this.keystrokes, inputStopped: this.inputStopped });
     const { cols, rows } = this.size();
+    // After a resize the old line is not the last one any more: erase it before drawing the new one.
+    if (this.statusRow !== undefined && this.statusRow !== rows) this.clearStatus();
+    this.statusRow = rows;
     this.options.output.write(drawStatusLine(text, cols, rows));
+  }
+
+  private clearStatus(): void {
+    if (this.statusRow === undefined) return;
+    this.options.output.write(clearStatusLine(this.statusRow));
+    this.statusRow = undefined;
   }
 
   /** A line of lifeline's own, on its own line, in the user's terminal. */

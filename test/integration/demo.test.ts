@@ -1,0 +1,40 @@
+/**
+ * Acceptance (issue 6, point 5): `lifeline demo` in a real terminal: a shell in a lifeline session,
+ * a silent fault switched on with SIGUSR1, a command typed during the outage that runs once after
+ * the resume, and a clean exit.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { BIN } from "../support/procs.js";
+import { TmuxTerminal } from "../support/tmux.js";
+
+test(
+  "lifeline demo: SIGUSR1 silences the link, the status line shows, typed input runs once after the resume",
+  { timeout: 90_000 },
+  async (t) => {
+    const terminal = TmuxTerminal.start(
+      t,
+      [process.execPath, BIN, "demo", "--drop-seconds", "8s"],
+      { cols: 120, rows: 30 },
+      {
+        SHELL: "/bin/bash",
+      },
+    );
+    const intro = await terminal.waitFor(/lifeline demo \(pid (\d+)\)/);
+    const pid = Number(/lifeline demo \(pid (\d+)\)/.exec(intro)?.[1]);
+    terminal.type("echo before-$((3+4))\r");
+    await terminal.waitFor(/^before-7$/m);
+
+    process.kill(pid, "SIGUSR1");
+    // Nothing is closed: the link just goes silent, and keepalives find out within the default 5 s.
+    await terminal.waitFor(/connection lost, reconnecting, \d+ s left/, 15_000);
+    terminal.type("echo during-$((5+6))\r");
+    await terminal.waitFor(/^during-11$/m, 20_000);
+    await terminal.waitFor(/^(?![\s\S]*connection lost)/);
+    assert.equal(terminal.screen().split("\nduring-11\n").length - 1, 1);
+
+    terminal.press("C-]", "d");
+    // The demo ends: its host and server are stopped, and the terminal is given back.
+    await terminal.waitFor(/\[lifeline: quit\][\s\S]*Pane is dead \(status 0/);
+  },
+);
