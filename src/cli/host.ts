@@ -76,11 +76,12 @@ export function hostCommand(): Command {
         return;
       }
       const host = new TerminalHost(buildConfig(flags, log), log);
-      await host.start();
+      // Before the port opens: whoever sees `listening` may stop the host at once.
       const stop = (): void => void host.stop().then(() => process.exit(0));
       process.once("SIGTERM", stop);
       process.once("SIGINT", stop);
       process.on("SIGHUP", () => reload(host, flags, log));
+      await host.start();
     } catch (err) {
       log.error("startup.failed", `cannot start: ${(err as Error).message}`);
       process.exitCode = 2;

@@ -14,6 +14,7 @@ import { LifelineServer } from "../server/server.js";
 import { parseTargets } from "../server/targets.js";
 import { TokenSet } from "../server/tokens.js";
 import { formatHostPort, type HostPort } from "../ops/address.js";
+import type { AdminServer } from "../ops/admin-server.js";
 import { addAdminOptions, startAdmin, type AdminFlags } from "./admin.js";
 import { describeSettings } from "./describe-settings.js";
 import { addLayeredConfig } from "./layered-config.js";
@@ -136,7 +137,18 @@ export function serveCommand(): Command {
       }
       const server = new LifelineServer(await buildConfig(flags, log), log);
       const bound = await server.start();
-      const admin = await startAdmin(
+      // From the moment the port is open, SIGTERM drains, even while the admin endpoints start.
+      const started: { admin?: AdminServer } = {};
+      const stop = (): void =>
+        void server.stop(flags.drainDelay).then(() => {
+          started.admin?.close();
+          process.exit(0);
+        });
+      const hup = (): void => reload(server, flags, log);
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
+      process.on("SIGHUP", hup);
+      started.admin = await startAdmin(
         flags,
         {
           role: "serve",
@@ -148,17 +160,10 @@ export function serveCommand(): Command {
         },
         log,
       ).catch(async (err: unknown) => {
+        process.off("SIGTERM", stop).off("SIGINT", stop).off("SIGHUP", hup);
         await server.stop();
         throw err;
       });
-      const stop = (): void =>
-        void server.stop(flags.drainDelay).then(() => {
-          admin.close();
-          process.exit(0);
-        });
-      process.once("SIGTERM", stop);
-      process.once("SIGINT", stop);
-      process.on("SIGHUP", () => reload(server, flags, log));
     } catch (err) {
       log.error("startup.failed", `cannot start: ${(err as Error).message}`);
       process.exitCode = 2;

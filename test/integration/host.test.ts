@@ -8,9 +8,11 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HostClient, HostError } from "../../src/terminal/host-client.js";
+import { listen } from "../support/net-fixtures.js";
 import { lifeline, runLifeline, stateDir, type LifelineProcess } from "../support/procs.js";
 
 const SIZE = { cols: 100, rows: 30 };
@@ -329,6 +331,10 @@ test("bad flags and settings stop lifeline host at start with status 2", async (
     assert.match(result.stderr, /"event":"startup.failed"/);
     assert.match(result.stderr, pattern);
   }
+  const taken = await listen(t, createServer());
+  const inUse = await runLifeline(t, ["host", "--listen", `127.0.0.1:${taken}`, "--state-dir", dir]);
+  assert.equal(inUse.code, 2);
+  assert.match(inUse.stderr, /"event":"startup.failed".*EADDRINUSE/);
   const shell = await runLifeline(t, ["host", "--listen", "127.0.0.1:0", "--state-dir", dir], {
     env: { SHELL: "/nonexistent/sh" },
   });
