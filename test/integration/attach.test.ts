@@ -7,7 +7,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { FaultProxy, listen } from "../support/net-fixtures.js";
+import { deadPort, FaultProxy, listen } from "../support/net-fixtures.js";
 import { BIN, lifeline, stateDir } from "../support/procs.js";
 import { startServe } from "../support/setup.js";
 import { TmuxTerminal } from "../support/tmux.js";
@@ -18,6 +18,9 @@ const SHELL = "env PS1='ready$ ' bash --norc --noprofile -i";
 interface Stage {
   proxy: FaultProxy;
   terminal: TmuxTerminal;
+  hostPort: number;
+  /** Starts another `lifeline attach` with `args` in its own terminal, through the proxy. */
+  attach(args: string[]): TmuxTerminal;
 }
 
 async function stage(
@@ -35,27 +38,32 @@ async function stage(
   );
   const proxy = new FaultProxy(served.port);
   const proxyPort = await listen(t, proxy.server);
-  const terminal = TmuxTerminal.start(
-    t,
-    [
-      process.execPath,
-      BIN,
-      "attach",
-      "--server",
-      `127.0.0.1:${proxyPort}`,
-      "--pin",
-      served.fingerprint,
-      "--token-file",
-      join(dir, "tokens"),
-      "--state-dir",
-      stateDir(t),
-      "--no-fallback",
-      ...(options.attach ?? []),
-    ],
-    options.size,
-  );
+  const clientDir = stateDir(t);
+  const attach = (args: string[]): TmuxTerminal =>
+    TmuxTerminal.start(
+      t,
+      [
+        process.execPath,
+        BIN,
+        "attach",
+        "--pin",
+        served.fingerprint,
+        "--token-file",
+        join(dir, "tokens"),
+        "--state-dir",
+        clientDir,
+        ...args,
+      ],
+      options.size,
+    );
+  const terminal = attach(["--server", `127.0.0.1:${proxyPort}`, "--no-fallback", ...(options.attach ?? [])]);
   await terminal.waitFor(/^ready\$ ?$/m);
-  return { proxy, terminal };
+  return {
+    proxy,
+    terminal,
+    hostPort,
+    attach: (args) => attach(["--server", `127.0.0.1:${proxyPort}`, ...args]),
+  };
 }
 
 function cut(proxy: FaultProxy): void {
@@ -105,7 +113,8 @@ test(
   "after expiry, attach says so and reattaches to the shell, which kept its state",
   { timeout: 60_000 },
   async (t) => {
-    const { proxy, terminal } = await stage(t, { serve: ["--session-timeout", "2s"] });
+    const staged = await stage(t, { serve: ["--session-timeout", "2s"] });
+    const { proxy, terminal } = staged;
     terminal.type("export X=42\r");
     await terminal.waitFor(/ready\$ export X=42\n^ready\$ ?$/m);
     cut(proxy);
@@ -130,5 +139,23 @@ test(
     await terminal.waitFor(/buffer full \(\d+ keystrokes buffered\): input stopped/);
     proxy.down = false;
     await terminal.waitFor(/^3001$/m, 20_000);
+  },
+);
+
+test(
+  "with the reliability service down, attach goes straight to the host port and says it has no session reliability",
+  { timeout: 60_000 },
+  async (t) => {
+    const staged = await stage(t);
+    const direct = staged.attach([
+      "--server",
+      `127.0.0.1:${await deadPort()}`,
+      "--fallback",
+      `127.0.0.1:${staged.hostPort}`,
+    ]);
+    await direct.waitFor(/connected directly, WITHOUT session reliability/);
+    await direct.waitFor(/^ready\$ ?$/m);
+    direct.type("echo z-$((6*7))\r");
+    await direct.waitFor(/^z-42$/m);
   },
 );
