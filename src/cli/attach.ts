@@ -7,6 +7,7 @@ import { addSessionOptions, buildConfig, readToken, type SessionFlags } from "./
 
 interface AttachFlags extends SessionFlags {
   term: string;
+  list?: boolean;
 }
 
 export function attachCommand(): Command {
@@ -16,7 +17,8 @@ export function attachCommand(): Command {
       "open (or, with SESSION, reattach to) a terminal session of lifeline host, in this terminal; Ctrl-] d detaches",
     )
     .argument("[session]", "the id of a running host session to reattach to")
-    .option("--term <name>", "TERM for the remote program", process.env.TERM ?? "xterm-256color");
+    .option("--term <name>", "TERM for the remote program", process.env.TERM ?? "xterm-256color")
+    .option("--list", "list the host's sessions (id, state, size, age, command) and quit");
   addSessionOptions(command);
   return command.action(async (session: string | undefined, flags: AttachFlags) => {
     const err = (text: string): void => void process.stderr.write(`lifeline attach: ${text}\n`);
@@ -42,6 +44,7 @@ export function attachCommand(): Command {
       log,
       token,
       ...(session ? { sessionId: session } : {}),
+      ...(flags.list ? { list: true } : {}),
       term: flags.term,
       input: process.stdin,
       output: process.stdout,

@@ -16,7 +16,7 @@ import {
   TERMINAL_PROTOCOL_VERSION,
   type TerminalMessage,
 } from "./messages.js";
-import { clearStatusLine, drawStatusLine, outageText } from "./status-line.js";
+import { clearStatusLine, drawStatusLine, formatSessions, outageText } from "./status-line.js";
 
 /** Carries a local byte stream to the host: a lifeline channel, or the direct fallback. */
 export interface Carrier {
@@ -30,6 +30,8 @@ export interface AttachOptions {
   token: string;
   /** Attach to this host session; a new one when absent. */
   sessionId?: string;
+  /** List the host's sessions and quit, instead of attaching. */
+  list?: boolean;
   term: string;
   input: NodeJS.ReadStream;
   output: NodeJS.WriteStream;
@@ -179,9 +181,11 @@ export class TerminalAttach {
     switch (message.type) {
       case "ready":
         this.send(
-          this.sessionId
-            ? { type: "attach", id: this.sessionId, size: this.size() }
-            : { type: "new", size: this.size(), term: this.options.term },
+          this.options.list
+            ? { type: "list" }
+            : this.sessionId
+              ? { type: "attach", id: this.sessionId, size: this.size() }
+              : { type: "new", size: this.size(), term: this.options.term },
         );
         break;
       case "attached": {
@@ -192,6 +196,10 @@ export class TerminalAttach {
         if (!this.inputStopped) this.options.input.resume();
         break;
       }
+      case "sessions":
+        this.options.output.write(formatSessions(message.sessions));
+        this.finish(0);
+        break;
       case "output":
         this.options.output.write(message.bytes);
         if (this.suspended) this.drawStatus();
@@ -268,6 +276,8 @@ export class TerminalAttach {
     if (key === "r") {
       this.expired = false;
       this.open();
+      // Whatever was typed right after "r" (in the same read) is for the shell.
+      if (chunk.length > 1) this.onInput(chunk.subarray(1));
     } else if (key === "q" || chunk[0] === 0x03) {
       this.finish(1);
     }

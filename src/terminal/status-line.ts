@@ -1,6 +1,9 @@
+import type { SessionSummary } from "./messages.js";
+
 /**
- * The one line `lifeline attach` draws at the bottom of the user's terminal while the link is down,
- * in plain words. Pure: returns escape sequences; the caller writes them.
+ * What `lifeline attach` writes of its own into the user's terminal: the one line at the bottom
+ * while the link is down, in plain words, and the session list. Pure: returns text and escape
+ * sequences; the caller writes them.
  */
 
 export interface OutageView {
@@ -27,4 +30,14 @@ export function drawStatusLine(text: string, cols: number, rows: number): string
 /** Erases the last row, leaving the cursor where it was. */
 export function clearStatusLine(rows: number): string {
   return `${ESC}7${ESC}[${rows};1H${ESC}[2K${ESC}8`;
+}
+
+/** `lifeline attach --list`: the host's sessions, one per line (CRLF: the terminal is raw). */
+export function formatSessions(sessions: readonly SessionSummary[]): string {
+  if (sessions.length === 0) return "no sessions on the host\r\n";
+  const rows = sessions.map(
+    (s) =>
+      `${s.id}  ${s.attached ? "attached" : `detached ${s.idleSeconds} s`}  ${s.cols}x${s.rows}  up ${s.ageSeconds} s  ${s.command}`,
+  );
+  return `${rows.join("\r\n")}\r\n`;
 }

@@ -123,6 +123,17 @@ test(
     terminal.type("r");
     terminal.type("echo x-$X\r");
     await terminal.waitFor(/^x-42$/m);
+
+    // Detach; the host lists the session; a new attach to it by id finds the shell still there.
+    terminal.press("C-]", "d");
+    const detached = await terminal.waitFor(/detached; the session keeps running: lifeline attach (\w+)/);
+    const id = /lifeline attach (\w+)/.exec(detached)?.[1] as string;
+    const listing = staged.attach(["--list", "--no-fallback"]);
+    await listing.waitFor(new RegExp(`^${id}  detached \\d+ s  100x30`, "m"));
+    const again = staged.attach([id, "--no-fallback"]);
+    await again.waitFor(/^ready\$ ?$/m);
+    again.type("echo y-$X\r");
+    await again.waitFor(/^y-42$/m);
   },
 );
 
