@@ -197,8 +197,8 @@ export class TerminalAttach {
         break;
       }
       case "sessions":
-        this.options.output.write(formatSessions(message.sessions));
-        this.finish(0);
+        // Quit only once the list is out: the process exits right after.
+        this.options.output.write(formatSessions(message.sessions), () => this.finish(0));
         break;
       case "output":
         this.options.output.write(message.bytes);

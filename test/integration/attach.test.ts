@@ -21,6 +21,8 @@ interface Stage {
   hostPort: number;
   /** Starts another `lifeline attach` with `args` in its own terminal, through the proxy. */
   attach(args: string[]): TmuxTerminal;
+  /** The same `lifeline attach` as a shell command line. */
+  command(args: string[]): string;
 }
 
 async function stage(
@@ -39,23 +41,19 @@ async function stage(
   const proxy = new FaultProxy(served.port);
   const proxyPort = await listen(t, proxy.server);
   const clientDir = stateDir(t);
-  const attach = (args: string[]): TmuxTerminal =>
-    TmuxTerminal.start(
-      t,
-      [
-        process.execPath,
-        BIN,
-        "attach",
-        "--pin",
-        served.fingerprint,
-        "--token-file",
-        join(dir, "tokens"),
-        "--state-dir",
-        clientDir,
-        ...args,
-      ],
-      options.size,
-    );
+  const argv = (args: string[]): string[] => [
+    process.execPath,
+    BIN,
+    "attach",
+    "--pin",
+    served.fingerprint,
+    "--token-file",
+    join(dir, "tokens"),
+    "--state-dir",
+    clientDir,
+    ...args,
+  ];
+  const attach = (args: string[]): TmuxTerminal => TmuxTerminal.start(t, argv(args), options.size);
   const terminal = attach(["--server", `127.0.0.1:${proxyPort}`, "--no-fallback", ...(options.attach ?? [])]);
   await terminal.waitFor(/^ready\$ ?$/m);
   return {
@@ -63,6 +61,10 @@ async function stage(
     terminal,
     hostPort,
     attach: (args) => attach(["--server", `127.0.0.1:${proxyPort}`, ...args]),
+    command: (args) =>
+      argv(["--server", `127.0.0.1:${proxyPort}`, ...args])
+        .map((a) => `'${a}'`)
+        .join(" "),
   };
 }
 
@@ -128,7 +130,12 @@ test(
     terminal.press("C-]", "d");
     const detached = await terminal.waitFor(/detached; the session keeps running: lifeline attach (\w+)/);
     const id = /lifeline attach (\w+)/.exec(detached)?.[1] as string;
-    const listing = staged.attach(["--list", "--no-fallback"]);
+    // Run as a user would, from a shell: tmux may drop the last output of a pane's own short-lived command.
+    const listing = TmuxTerminal.start(t, [
+      "sh",
+      "-c",
+      `${staged.command(["--list", "--no-fallback"])}; sleep 60`,
+    ]);
     await listing.waitFor(new RegExp(`^${id}  detached \\d+ s  100x30`, "m"));
     const again = staged.attach([id, "--no-fallback"]);
     await again.waitFor(/^ready\$ ?$/m);

@@ -4,7 +4,7 @@
  * The server is killed when the test ends, pass or fail.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
@@ -26,9 +26,13 @@ export class TmuxTerminal {
       rmSync(dir, { recursive: true, force: true });
     });
     const exports = Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
+    // Keep the pane (and its last screen) when the command exits, so a test can read why: set in the
+    // server's configuration, before the command starts, since a quick command could beat a later set.
+    const config = join(dir, "tmux.conf");
+    writeFileSync(config, "set-option -g remain-on-exit on\n");
     terminal.tmux([
       "-f",
-      "/dev/null",
+      config,
       "new-session",
       "-d",
       "-x",
@@ -38,8 +42,6 @@ export class TmuxTerminal {
       ...exports,
       ...command.map((a) => a),
     ]);
-    // Keep the pane (and its last screen) when the command exits, so a test can read why.
-    terminal.tmux(["set-option", "-g", "remain-on-exit", "on"], true);
     return terminal;
   }
 
