@@ -1,0 +1,119 @@
+/**
+ * 3. Idle sessions: the bench's light client (clients.ts, its own process) opens N sessions
+ * straight to the server side, 48 handshakes at a time from 127.0.0.1 (under serve's limit of 64
+ * unauthenticated connections per address). Figures: time to establish them all, the server
+ * process's resident memory per session (after all are up and a settling pause, minus before),
+ * and its CPU while they sit idle (keepalives). lifeline is measured with bare sessions and with
+ * sessions that each carry one idle connection (a channel), the latter comparable with one stunnel
+ * or Node pipe connection, which always holds a connection to the target.
+ */
+import type { LifelineProcess } from "../test/support/procs.js";
+import type { OpenCommand } from "./clients.js";
+import { startPath, type PathName } from "./paths.js";
+import { call, cpuSeconds, openFileLimit, rssBytes, startChild, stopProcess } from "./processes.js";
+import { sleep } from "./stats.js";
+
+export type IdleVariant = "sessions" | "connections";
+
+export interface IdleFigures {
+  path: PathName;
+  variant: IdleVariant;
+  asked: number;
+  opened: number;
+  failed: number;
+  establishSeconds: number;
+  rssPerSessionKiB: number;
+  serverRssMiB: number;
+  /** CPU of the server process while idle, in % of one core. */
+  idleCpuPercent: number;
+}
+
+const CONCURRENCY = 48;
+const SETTLE_MS = 3000;
+const CPU_WINDOW_MS = 3000;
+
+/** Descriptors the server side needs per session and how many of them fit under the open-file limit. */
+export function fitting(asked: number, perSession: number): number {
+  return Math.min(asked, Math.floor((openFileLimit() - 200) / perSession));
+}
+
+async function measure(
+  path: PathName,
+  variant: IdleVariant,
+  asked: number,
+  target: LifelineProcess,
+  progress: (line: string) => void,
+): Promise<IdleFigures> {
+  const targetPort = await target.port();
+  // A session with a connection holds two descriptors on the server: the client's link and the target's.
+  const count = variant === "connections" ? fitting(asked, 2) : fitting(asked, 1);
+  const running = await startPath(path, targetPort, {
+    serverOnly: true,
+    serveArgs: ["--max-sessions", String(Math.max(10_000, count))],
+  });
+  const clients = startChild("clients", [], ["--max-old-space-size=4096"]);
+  try {
+    const pid = running.serverPid!;
+    await sleep(1000);
+    const before = rssBytes(pid);
+    const command: OpenCommand = {
+      kind: path === "lifeline" ? "lifeline" : "tls",
+      ports: [running.tlsPort!],
+      count,
+      concurrency: CONCURRENCY,
+      channels: variant === "connections" ? count : 0,
+      ...(running.lifeline ? { pin: running.lifeline.pin, tokenFile: running.lifeline.tokenFile } : {}),
+      ...(running.caFile ? { caFile: running.caFile } : {}),
+    };
+    const opened = await call<{ ms: number; opened: number; failed: number; firstError?: string }>(clients, {
+      cmd: "open",
+      ...command,
+    });
+    await sleep(SETTLE_MS);
+    const after = rssBytes(pid);
+    const cpuBefore = cpuSeconds([pid]);
+    await sleep(CPU_WINDOW_MS);
+    const cpu = cpuSeconds([pid]) - cpuBefore;
+    const figures: IdleFigures = {
+      path,
+      variant,
+      asked,
+      opened: opened.opened,
+      failed: opened.failed,
+      establishSeconds: opened.ms / 1000,
+      rssPerSessionKiB: (after - before) / Math.max(1, opened.opened) / 1024,
+      serverRssMiB: after / 2 ** 20,
+      idleCpuPercent: (cpu / (CPU_WINDOW_MS / 1000)) * 100,
+    };
+    progress(
+      `idle ${path} ${variant} ${opened.opened}/${count}${opened.failed ? ` (${opened.failed} failed: ${opened.firstError})` : ""}: ` +
+        `${figures.establishSeconds.toFixed(1)} s to establish, ${figures.rssPerSessionKiB.toFixed(1)} KiB each, ` +
+        `server ${figures.serverRssMiB.toFixed(0)} MiB, idle CPU ${figures.idleCpuPercent.toFixed(1)} %`,
+    );
+    return figures;
+  } finally {
+    await stopProcess(clients);
+    await running.stop();
+  }
+}
+
+export async function benchIdle(
+  paths: readonly PathName[],
+  counts: readonly number[],
+  progress: (line: string) => void,
+): Promise<IdleFigures[]> {
+  const target = startChild("target");
+  const out: IdleFigures[] = [];
+  try {
+    for (const count of counts) {
+      for (const path of paths) {
+        if (path === "direct") continue;
+        if (path === "lifeline") out.push(await measure(path, "sessions", count, target, progress));
+        out.push(await measure(path, "connections", count, target, progress));
+      }
+    }
+  } finally {
+    await stopProcess(target);
+  }
+  return out;
+}
