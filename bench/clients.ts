@@ -89,7 +89,10 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
   const held: Held[] = [];
   const byId = new Map<string, Held>();
   const log = new EventLog("connect", "silent");
+  /** Failed reconnect attempts (dials that did not get a link up). */
+  let failedDials = 0;
   log.observe((event, fields) => {
+    if (event === "link.failed") failedDials++;
     if (event !== "session.resumed") return;
     const h = byId.get(fields.session as string);
     if (!h) return;
@@ -97,6 +100,7 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
     h.resumes++;
   });
 
+  const tokens = new Map<string, Uint8Array>();
   const openOne = async (command: OpenCommand, i: number): Promise<void> => {
     const port = command.ports[i % command.ports.length] as number;
     if (command.kind === "tls") {
@@ -114,16 +118,22 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
       held.push({ tls: socket, resumedAt: 0, resumes: 0 });
       return;
     }
-    const token = readFileSync(command.tokenFile as string, "utf8")
-      .split("\n")
-      .find((line) => line && !line.startsWith("#")) as string;
+    const tokenFile = command.tokenFile as string;
+    let token = tokens.get(tokenFile);
+    if (!token) {
+      const line = readFileSync(tokenFile, "utf8")
+        .split("\n")
+        .find((l) => l && !l.startsWith("#")) as string;
+      token = new TextEncoder().encode(line);
+      tokens.set(tokenFile, token);
+    }
     const h: Held = { resumedAt: 0, resumes: 0 };
     const runner = new ClientRunner(
       {
         server: { host: "127.0.0.1", port },
         target: "default",
         verification: { mode: "pin", pin: command.pin as string },
-        token: new TextEncoder().encode(token),
+        token,
         limits: {},
         dialTimeoutMs: 5000,
       },
@@ -224,6 +234,12 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
         resumed: times.length,
         closed: sessions.filter((h) => h.closedWith).length,
         closeCodes: [...new Set(sessions.flatMap((h) => (h.closedWith ? [h.closedWith] : [])))],
+        resumes: sessions.reduce((n, h) => n + h.resumes, 0),
+        /** States of the sessions that did not resume, to tell stuck from late. */
+        notResumed: count(
+          sessions.filter((h) => h.resumedAt < command.since).map((h) => h.runner!.session.state),
+        ),
+        failedDials,
         times: percentiles(times),
       };
     },
@@ -237,4 +253,10 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
       return true;
     },
   };
+}
+
+function count(values: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
 }

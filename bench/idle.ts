@@ -10,7 +10,15 @@
 import type { LifelineProcess } from "../test/support/procs.js";
 import type { OpenCommand } from "./clients.js";
 import { startPath, type PathName } from "./paths.js";
-import { call, cpuSeconds, openFileLimit, rssBytes, startChild, stopProcess } from "./processes.js";
+import {
+  call,
+  cpuSeconds,
+  openFileLimit,
+  rssBytes,
+  startChild,
+  stopProcess,
+  lifelineNodeFlags,
+} from "./processes.js";
 import { sleep } from "./stats.js";
 
 export type IdleVariant = "sessions" | "connections";
@@ -32,9 +40,12 @@ const CONCURRENCY = 48;
 const SETTLE_MS = 3000;
 const CPU_WINDOW_MS = 3000;
 
-/** Descriptors the server side needs per session and how many of them fit under the open-file limit. */
-export function fitting(asked: number, perSession: number): number {
-  return Math.min(asked, Math.floor((openFileLimit() - 200) / perSession));
+/**
+ * How many of `asked` sessions fit under the server process's open-file limit when each holds
+ * `perSession` descriptors, leaving room for the process's own (stunnel needs a few hundred).
+ */
+export function fitting(asked: number, perSession: number, reserve = 600): number {
+  return Math.min(asked, Math.floor((openFileLimit() - reserve) / perSession));
 }
 
 async function measure(
@@ -51,7 +62,7 @@ async function measure(
     serverOnly: true,
     serveArgs: ["--max-sessions", String(Math.max(10_000, count))],
   });
-  const clients = startChild("clients", [], ["--max-old-space-size=4096"]);
+  const clients = startChild("clients", [], ["--max-old-space-size=4096", ...lifelineNodeFlags]);
   try {
     const pid = running.serverPid!;
     await sleep(1000);

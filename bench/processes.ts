@@ -16,7 +16,10 @@ const CHILD_ENTRY = fileURLToPath(new URL("./child.js", import.meta.url));
 const live = new Set<LifelineProcess>();
 const dirs = new Set<string>();
 
-/** Node flags for `lifeline` processes only, e.g. --cpu-prof (set by `--prof DIR`). */
+/**
+ * Node flags for the processes that run lifeline's code: `lifeline` itself and the light client
+ * (e.g. --cpu-prof, set by `--prof DIR`).
+ */
 export const lifelineNodeFlags: string[] = [];
 
 /** A temporary directory, removed when the run ends. */

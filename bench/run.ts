@@ -5,6 +5,8 @@ import { benchFairness } from "./fairness.js";
 import { benchIdle } from "./idle.js";
 import { benchLatency } from "./latency.js";
 import { benchResume } from "./resume.js";
+import { render, writeResults, type Results } from "./results.js";
+import { benchStorm } from "./storm.js";
 import { machineFacts } from "./machine.js";
 import { parseOptions } from "./options.js";
 import { startPath, type RunningPath } from "./paths.js";
@@ -16,7 +18,7 @@ const options = parseOptions(process.argv.slice(2));
 installCleanUp();
 if (options.prof) lifelineNodeFlags.push("--cpu-prof", `--cpu-prof-dir=${options.prof}`);
 const progress = (line: string): void => console.error(`  ${line}`);
-const results: Record<string, unknown> = { machine: machineFacts() };
+const results: Results = { machine: machineFacts() };
 console.log(`lifeline benchmarks — ${results.machine}`);
 
 try {
@@ -45,8 +47,13 @@ try {
     results.idle = await benchIdle(options.paths, options.sessions, progress);
   if (options.parts.includes("resume"))
     results.resume = await benchResume(options.cuts, options.deadLinks, progress);
+  if (options.parts.includes("storm")) results.storm = await benchStorm(options.storm, progress);
   if (options.parts.includes("codec")) results.codec = benchCodec();
-  console.log(JSON.stringify(results, null, 2));
+  console.log(`\n${render(results, options)}`);
+  if (options.results) {
+    writeResults(options.results, results, options);
+    console.log(`\nwritten to ${options.results}`);
+  }
 } finally {
   await cleanUp();
 }
