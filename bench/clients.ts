@@ -12,7 +12,7 @@ import { Duplex } from "node:stream";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { ClientRunner } from "../src/client/runner.js";
 import { EventLog } from "../src/ops/log.js";
-import { percentiles } from "./stats.js";
+import { countOf } from "./stats.js";
 import { header } from "./target.js";
 
 /** Where the streamed bytes come from: one random block, read at a different place by each session. */
@@ -181,11 +181,16 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
       return { at: Date.now() };
     },
 
-    /** Resolves once every channel has received back all it sent (or at the timeout), and compares. */
-    echoed: async (command: { timeoutMs: number }) => {
-      const all = streams();
+    /**
+     * Resolves once every channel has received back all it sent (or at the timeout), and compares.
+     * With `since`, the channels of sessions that have not resumed since then are counted apart.
+     */
+    echoed: async (command: { timeoutMs: number; since?: number }) => {
+      const since = command.since ?? -Infinity;
+      const all = held.filter((h) => h.stream);
       const start = performance.now();
-      const complete = (): boolean => all.every((s) => s.received >= s.sent);
+      const complete = (): boolean =>
+        all.every((h) => h.stream!.received >= h.stream!.sent || h.resumedAt < since);
       await new Promise<void>((resolve) => {
         const check = (): void => {
           if (complete() || performance.now() - start > command.timeoutMs) {
@@ -196,20 +201,31 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
         const timer = setInterval(check, 10);
         check();
       });
-      let sent = 0;
-      let received = 0;
-      let mismatched = 0;
-      let incomplete = 0;
-      for (const s of all) {
-        sent += s.sent;
-        received += s.received;
-        if (s.received < s.sent) incomplete++;
+      const out = {
+        ms: performance.now() - start,
+        channels: 0,
+        sent: 0,
+        received: 0,
+        mismatched: 0,
+        incomplete: 0,
+        notResumed: 0,
+      };
+      for (const h of all) {
+        const s = h.stream!;
+        if (h.resumedAt < since) {
+          out.notResumed++;
+          continue;
+        }
+        out.channels++;
+        out.sent += s.sent;
+        out.received += s.received;
+        if (s.received < s.sent) out.incomplete++;
         else {
           const d = s.digests();
-          if (d.sent !== d.received) mismatched++;
+          if (d.sent !== d.received) out.mismatched++;
         }
       }
-      return { ms: performance.now() - start, channels: all.length, sent, received, mismatched, incomplete };
+      return out;
     },
 
     /** Resolves once every lifeline session resumed after `since` (Date.now()), or at the timeout. */
@@ -236,11 +252,11 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
         closeCodes: [...new Set(sessions.flatMap((h) => (h.closedWith ? [h.closedWith] : [])))],
         resumes: sessions.reduce((n, h) => n + h.resumes, 0),
         /** States of the sessions that did not resume, to tell stuck from late. */
-        notResumed: count(
+        notResumed: countOf(
           sessions.filter((h) => h.resumedAt < command.since).map((h) => h.runner!.session.state),
         ),
         failedDials,
-        times: percentiles(times),
+        times,
       };
     },
 
@@ -253,10 +269,4 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
       return true;
     },
   };
-}
-
-function count(values: string[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const v of values) out[v] = (out[v] ?? 0) + 1;
-  return out;
 }

@@ -21,8 +21,8 @@ export interface BenchOptions {
   cuts: number;
   /** Resume: silent dead links. */
   deadLinks: number;
-  /** Storm: sessions that lose their links at once. */
-  storm: number;
+  /** Storm: sessions that lose their links at once, one storm each. */
+  storm: number[];
   /** Fairness: streams sharing one session, and the measured window in seconds. */
   channels: number;
   seconds: number;
@@ -35,7 +35,7 @@ export interface BenchOptions {
 
 const USAGE = `npm run bench -- [--quick] [--only ${PARTS.join(",")}] [--paths ${PATHS.join(",")}]
   [--size 1GiB] [--runs 5] [--round-trips 20000] [--sessions 1000,10000] [--cuts 100] [--dead-links 3]
-  [--storm 10000] [--channels 100] [--seconds 5] [--results FILE] [--prof DIR]
+  [--storm 2000,10000] [--channels 100] [--seconds 5] [--results FILE] [--prof DIR]
 A full run (no flag that changes what is measured) writes bench/RESULTS.md; otherwise only --results writes.`;
 
 const list = (text: string): string[] =>
@@ -97,7 +97,11 @@ export function parseOptions(argv: string[]): BenchOptions {
         : [1000, 10_000],
     cuts: int("cuts", values.cuts, 100, 8),
     deadLinks: int("dead-links", values["dead-links"], 3, 1),
-    storm: int("storm", values.storm, 10_000, 500),
+    storm: values.storm
+      ? list(values.storm).map((s) => int("storm", s, 0, 0))
+      : quick
+        ? [500]
+        : [2000, 10_000],
     channels: int("channels", values.channels, 100, 100),
     seconds: int("seconds", values.seconds, 5, 2),
     results: values.results ?? (changed ? undefined : "bench/RESULTS.md"),

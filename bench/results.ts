@@ -21,7 +21,7 @@ export interface Results {
   latency?: Partial<Record<PathName, LatencyFigures>>;
   idle?: IdleFigures[];
   resume?: ResumeFigures;
-  storm?: StormFigures;
+  storm?: StormFigures[];
   fairness?: Partial<Record<PathName, FairnessFigures>>;
   codec?: CodecFigures;
 }
@@ -166,35 +166,40 @@ function resumeSection(r: ResumeFigures): string {
   ].join("\n");
 }
 
-function stormSection(s: StormFigures): string {
+function stormSection(storms: StormFigures[]): string {
+  const row = (label: string, cell: (s: StormFigures) => string): string[] => [label, ...storms.map(cell)];
+  const partial = storms.some((s) => s.withChannel < s.sessions);
   return [
-    `### 5. Reconnect storm: ${fixed(s.sessions)} sessions lose their links at once`,
+    "### 5. Reconnect storm: every session loses its link at once",
     "",
-    "Sessions of one light client process through proxies that reset every link at once (usable again",
-    "at once); channels echo a burst queued before the cut and one queued just after it.",
+    "Sessions of one light client process (per 10,000) through proxies of 2,500 links each, which reset",
+    "every link at once (usable again at once); channels echo a burst queued before the cut and one",
+    "queued just after it. The byte check covers the channels of the sessions that resumed.",
     "",
     table(
-      ["figure", "value"],
+      ["figure", ...storms.map((s) => `${fixed(s.sessions)} sessions`)],
       [
-        ["sessions established (time)", `${fixed(s.opened)} (${fixed(s.establishSeconds, 1)} s)`],
-        ["sessions carrying a channel²", fixed(s.withChannel)],
-        ["resumed", `${fixed(s.resumed)}${s.closed ? ` (${s.closed} closed)` : ""}`],
-        ["cut → last session resumed, s", fixed(s.resumeS.max, 2)],
-        ["cut → median session resumed, s", fixed(s.resumeS.p50, 2)],
-        ["cut → every byte echoed back, s", fixed(s.allBytesBackS, 2)],
-        ["bytes sent each way (all channels)", fixed(s.bytesEachWay)],
-        ["bytes the target received", fixed(s.targetReceived)],
-        ["channels short / differing (hash)", `${s.incomplete} / ${s.mismatched}`],
-        ["bytes lost", fixed(s.lost)],
-        ["failed dials while reconnecting", fixed(s.failedDials)],
-        ["resumes performed by serve", fixed(s.serverResumes)],
-        [
-          "CPU s from the cut until all resumed: serve, light client, proxies",
-          `${fixed(s.serveCpuS, 1)}, ${fixed(s.clientCpuS, 1)}, ${fixed(s.proxiesCpuS, 1)}`,
-        ],
+        row("established (time)", (s) => `${fixed(s.opened)} (${fixed(s.establishSeconds, 1)} s)`),
+        row(`carrying a channel${partial ? "²" : ""}`, (s) => fixed(s.withChannel)),
+        row("resumed", (s) => `${fixed(s.resumed)}${s.closed ? ` (${fixed(s.closed)} expired/closed)` : ""}`),
+        row("cut → last session resumed, s", (s) => fixed(s.resumeS.max, 2)),
+        row("cut → median session resumed, s", (s) => fixed(s.resumeS.p50, 2)),
+        row("cut → every byte echoed back, s", (s) => fixed(s.allBytesBackS, 2)),
+        row("channels checked", (s) => fixed(s.checkedChannels)),
+        row("bytes sent each way on them", (s) => fixed(s.bytesEachWay)),
+        row("bytes the target received (all channels)", (s) => fixed(s.targetReceived)),
+        row("channels short / differing (hash)", (s) => `${s.incomplete} / ${s.mismatched}`),
+        row("bytes lost", (s) => fixed(s.lost)),
+        row("failed dials while reconnecting", (s) => fixed(s.failedDials)),
+        row("resumes performed by serve", (s) => fixed(s.serverResumes)),
+        row("CPU s, cut → all resumed: serve", (s) => fixed(s.serveCpuS, 1)),
+        row(
+          "CPU s, cut → all resumed: light clients, proxies",
+          (s) => `${fixed(s.clientCpuS, 1)}, ${fixed(s.proxiesCpuS, 1)}`,
+        ),
       ],
     ),
-    ...(s.withChannel < s.sessions
+    ...(partial
       ? [
           "",
           "² a channel holds a target connection on the server besides the session's link: all channels",
@@ -304,18 +309,18 @@ export function verdicts(r: Results): Verdict[] {
       met: worst <= 5,
     });
   }
-  if (r.storm) {
-    const st = r.storm;
+  const st = r.storm?.at(-1);
+  if (st) {
     out.push({
       target: "storm of 10k resumed within 10 s, zero bytes lost",
-      measured: `${fixed(st.resumed)}/${fixed(st.opened)} resumed, the last after ${fixed(st.resumeS.max, 2)} s (${(st.resumeS.max / 10).toFixed(2)}× the 10 s); ${fixed(st.lost)} bytes lost, ${st.incomplete + st.mismatched} channels wrong`,
+      measured: `${fixed(st.resumed)}/${fixed(st.opened)} resumed, the last after ${fixed(st.resumeS.max, 2)} s (${(st.resumeS.max / 10).toFixed(2)}× the 10 s); ${fixed(st.lost)} bytes lost, ${st.incomplete + st.mismatched} of ${fixed(st.checkedChannels)} channels wrong`,
       met:
-        st.sessions >= 10_000 &&
         st.resumed === st.opened &&
         st.opened === st.sessions &&
         st.resumeS.max <= 10 &&
         st.lost === 0 &&
         st.incomplete + st.mismatched === 0,
+      small: st.sessions < 10_000,
     });
   }
   return out;

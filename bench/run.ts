@@ -47,7 +47,10 @@ try {
     results.idle = await benchIdle(options.paths, options.sessions, progress);
   if (options.parts.includes("resume"))
     results.resume = await benchResume(options.cuts, options.deadLinks, progress);
-  if (options.parts.includes("storm")) results.storm = await benchStorm(options.storm, progress);
+  if (options.parts.includes("storm")) {
+    results.storm = [];
+    for (const n of options.storm) results.storm.push(await benchStorm(n, progress));
+  }
   if (options.parts.includes("codec")) results.codec = benchCodec();
   console.log(`\n${render(results, options)}`);
   if (options.results) {
