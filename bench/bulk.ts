@@ -4,6 +4,7 @@
  * the paths so that noise from the shared machine falls on all of them alike; figures are medians.
  */
 import { download, upload } from "./load.js";
+import type { BenchOptions } from "./options.js";
 import { cpuSeconds } from "./processes.js";
 import type { PathName, RunningPath } from "./paths.js";
 import { median } from "./stats.js";
@@ -30,8 +31,7 @@ async function measure(path: RunningPath, bytes: number, transfer: typeof upload
 
 export async function benchBulk(
   paths: readonly RunningPath[],
-  bytes: number,
-  runs: number,
+  { size: bytes, runs }: Pick<BenchOptions, "size" | "runs">,
   progress: (line: string) => void,
 ): Promise<Partial<Record<PathName, BulkFigures>>> {
   const samples = new Map<PathName, { up: Sample[]; down: Sample[] }>();

@@ -5,10 +5,10 @@
  * 1/N of the total; 0.5 = half its fair share).
  */
 import type { Socket } from "node:net";
-import { open, pour } from "./load.js";
+import { open } from "./load.js";
 import type { PathName, RunningPath } from "./paths.js";
 import { sleep } from "./stats.js";
-import type { Target } from "./target.js";
+import { pour, type Target } from "./target.js";
 
 export interface FairnessFigures {
   downMBps: number;

@@ -26,14 +26,13 @@ export type IdleVariant = "sessions" | "connections";
 export interface IdleFigures {
   path: PathName;
   variant: IdleVariant;
+  /** Sessions asked for, then opened (fewer when the open-file limit allows no more) and failed. */
   asked: number;
   opened: number;
   failed: number;
   establishSeconds: number;
-  rssPerSessionKiB: number;
-  serverRssMiB: number;
-  /** CPU of the server process while idle, in % of one core. */
-  idleCpuPercent: number;
+  /** The server process: resident memory per session and in all, and CPU while idle in % of one core. */
+  server: { kibPerSession: number; rssMiB: number; idleCpuPercent: number };
 }
 
 const CONCURRENCY = 48;
@@ -92,14 +91,16 @@ async function measure(
       opened: opened.opened,
       failed: opened.failed,
       establishSeconds: opened.ms / 1000,
-      rssPerSessionKiB: (after - before) / Math.max(1, opened.opened) / 1024,
-      serverRssMiB: after / 2 ** 20,
-      idleCpuPercent: (cpu / (CPU_WINDOW_MS / 1000)) * 100,
+      server: {
+        kibPerSession: (after - before) / Math.max(1, opened.opened) / 1024,
+        rssMiB: after / 2 ** 20,
+        idleCpuPercent: (cpu / (CPU_WINDOW_MS / 1000)) * 100,
+      },
     };
     progress(
       `idle ${path} ${variant} ${opened.opened}/${count}${opened.failed ? ` (${opened.failed} failed: ${opened.firstError})` : ""}: ` +
-        `${figures.establishSeconds.toFixed(1)} s to establish, ${figures.rssPerSessionKiB.toFixed(1)} KiB each, ` +
-        `server ${figures.serverRssMiB.toFixed(0)} MiB, idle CPU ${figures.idleCpuPercent.toFixed(1)} %`,
+        `${figures.establishSeconds.toFixed(1)} s to establish, ${figures.server.kibPerSession.toFixed(1)} KiB each, ` +
+        `server ${figures.server.rssMiB.toFixed(0)} MiB, idle CPU ${figures.server.idleCpuPercent.toFixed(1)} %`,
     );
     return figures;
   } finally {

@@ -7,6 +7,7 @@
  */
 import type { Socket } from "node:net";
 import { open } from "./load.js";
+import type { BenchOptions } from "./options.js";
 import type { PathName, RunningPath } from "./paths.js";
 import { median, percentiles } from "./stats.js";
 
@@ -48,8 +49,7 @@ function roundTrips(socket: Socket, count: number): Promise<number[]> {
 
 export async function benchLatency(
   paths: readonly RunningPath[],
-  count: number,
-  runs: number,
+  { roundTrips: count, runs }: Pick<BenchOptions, "roundTrips" | "runs">,
   progress: (line: string) => void,
 ): Promise<Partial<Record<PathName, LatencyFigures>>> {
   const runsOf = new Map<PathName, { p50: number; p99: number }[]>(paths.map((p) => [p.name, []]));

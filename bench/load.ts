@@ -3,10 +3,7 @@
  * upload, download or echo through it to the target (target.ts), run in the bench process itself.
  */
 import { connect, type Socket } from "node:net";
-import { ENDLESS, header, type Mode } from "./target.js";
-
-/** What an upload writes: one block, again and again. */
-export const BLOCK = Buffer.alloc(256 * 1024, 0xa5);
+import { ENDLESS, header, pour, type Mode } from "./target.js";
 
 /** Connects to 127.0.0.1:`port` and sends the target's header for `mode`. */
 export function open(port: number, mode: Mode, length = ENDLESS, tag = 0): Promise<Socket> {
@@ -21,22 +18,6 @@ export function open(port: number, mode: Mode, length = ENDLESS, tag = 0): Promi
       resolve(socket);
     });
   });
-}
-
-/** Writes BLOCK to `socket` until `bytes` are written (or for ever), respecting backpressure. */
-export function pour(socket: Socket, bytes = ENDLESS): void {
-  let left = bytes;
-  const pump = (): void => {
-    while (left > 0 && !socket.destroyed) {
-      const n = Math.min(left, BLOCK.length);
-      left -= n;
-      if (!socket.write(n === BLOCK.length ? BLOCK : BLOCK.subarray(0, n))) {
-        socket.once("drain", pump);
-        return;
-      }
-    }
-  };
-  pump();
 }
 
 /** Seconds to upload `bytes` through `port`: until the target confirms it received them all. */

@@ -77,6 +77,8 @@ export function parseOptions(argv: string[]): BenchOptions {
       throw new Error(`--${name} takes a positive integer, not ${text}\n${USAGE}`);
     return n;
   };
+  const ints = (name: string, text: string | undefined, full: number[], short: number[]): number[] =>
+    text === undefined ? (quick ? short : full) : list(text).map((s) => int(name, s, 0, 0));
   const parts = values.only ? list(values.only) : [...PARTS];
   for (const p of parts) if (!PARTS.includes(p as Part)) throw new Error(`no part ${p}\n${USAGE}`);
   const paths = values.paths ? list(values.paths) : [...PATHS];
@@ -90,18 +92,10 @@ export function parseOptions(argv: string[]): BenchOptions {
     size: values.size ? parseSize(values.size) : quick ? 64 * 2 ** 20 : 2 ** 30,
     runs: int("runs", values.runs, 5, 3),
     roundTrips: int("round-trips", values["round-trips"], 20_000, 2_000),
-    sessions: values.sessions
-      ? list(values.sessions).map((s) => int("sessions", s, 0, 0))
-      : quick
-        ? [300]
-        : [1000, 10_000],
+    sessions: ints("sessions", values.sessions, [1000, 10_000], [300]),
     cuts: int("cuts", values.cuts, 100, 8),
     deadLinks: int("dead-links", values["dead-links"], 3, 1),
-    storm: values.storm
-      ? list(values.storm).map((s) => int("storm", s, 0, 0))
-      : quick
-        ? [500]
-        : [2000, 10_000],
+    storm: ints("storm", values.storm, [2000, 10_000], [500]),
     channels: int("channels", values.channels, 100, 100),
     seconds: int("seconds", values.seconds, 5, 2),
     results: values.results ?? (changed ? undefined : "bench/RESULTS.md"),

@@ -8,6 +8,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generate } from "selfsigned";
 import type { LifelineProcess } from "../test/support/procs.js";
+import { connectArgs, serveArgs, served } from "../test/support/setup.js";
 import { startChild, startLifeline, stopProcess, tempDir } from "./processes.js";
 import { clientConfig, freePort, serverConfig, startStunnel } from "./stunnel.js";
 
@@ -45,6 +46,8 @@ export interface ServeInfo {
   proc: LifelineProcess;
   port: number;
   pin: string;
+  /** Its state directory (certificate, tokens). */
+  dir: string;
   tokenFile: string;
 }
 
@@ -132,43 +135,17 @@ async function startNodePipe(targetPort: number, options: PathOptions): Promise<
 /** `lifeline serve` in front of 127.0.0.1:`targetPort`, with a fresh state directory. */
 export async function startServe(targetPort: number, extra: string[] = []): Promise<ServeInfo> {
   const dir = tempDir("lifeline-bench-serve-");
-  const proc = startLifeline([
-    "serve",
-    "--listen",
-    "127.0.0.1:0",
-    "--target",
-    `127.0.0.1:${targetPort}`,
-    "--state-dir",
-    dir,
-    ...extra,
-  ]);
-  const port = await proc.port();
-  const pin = (await proc.waitFor("certificate.created", (r) => typeof r.fingerprint === "string"))
-    .fingerprint as string;
-  return { proc, port, pin, tokenFile: join(dir, "tokens") };
+  const proc = startLifeline(serveArgs(targetPort, dir, extra));
+  const { port, fingerprint } = await served(proc);
+  return { proc, port, pin: fingerprint, dir, tokenFile: join(dir, "tokens") };
 }
 
-/** `lifeline connect --listen` to 127.0.0.1:`serverPort`, pinned to serve's certificate. */
-export async function startConnect(
-  serverPort: number,
-  serve: ServeInfo,
-  extra: string[] = [],
-): Promise<LifelineProcess> {
-  const proc = startLifeline([
-    "connect",
-    "--server",
-    `127.0.0.1:${serverPort}`,
-    "--listen",
-    "127.0.0.1:0",
-    "--pin",
-    serve.pin,
-    "--token-file",
-    serve.tokenFile,
-    "--state-dir",
-    tempDir("lifeline-bench-connect-"),
-    "--no-fallback",
-    ...extra,
-  ]);
+/** `lifeline connect --listen` to 127.0.0.1:`serverPort`, pinned to serve's certificate, no fallback. */
+export async function startConnect(serverPort: number, serve: ServeInfo): Promise<LifelineProcess> {
+  const dir = tempDir("lifeline-bench-connect-");
+  const proc = startLifeline(
+    connectArgs(serverPort, { dir: serve.dir, fingerprint: serve.pin }, dir, ["--no-fallback"]),
+  );
   await proc.port();
   return proc;
 }

@@ -116,10 +116,10 @@ function idleSection(idle: IdleFigures[]): string {
         f.variant === "sessions" ? "session" : "connection",
         `${fixed(f.opened)}${f.failed ? ` (${f.failed} failed)` : ""}${f.opened < f.asked && !f.failed ? ` of ${fixed(f.asked)}¹` : ""}`,
         fixed(f.establishSeconds, 1),
-        fixed(f.rssPerSessionKiB, 1),
-        fixed(f.serverRssMiB),
-        fixed(f.idleCpuPercent, 1),
-        f.variant === "connections" ? ratio(f.rssPerSessionKiB, reference(f)?.rssPerSessionKiB) : "—",
+        fixed(f.server.kibPerSession, 1),
+        fixed(f.server.rssMiB),
+        fixed(f.server.idleCpuPercent, 1),
+        f.variant === "connections" ? ratio(f.server.kibPerSession, reference(f)?.server.kibPerSession) : "—",
       ]),
     ),
     ...(idle.some((f) => f.opened < f.asked && !f.failed)
@@ -192,10 +192,10 @@ function stormSection(storms: StormFigures[]): string {
         row("bytes lost", (s) => fixed(s.lost)),
         row("failed dials while reconnecting", (s) => fixed(s.failedDials)),
         row("resumes performed by serve", (s) => fixed(s.serverResumes)),
-        row("CPU s, cut → all resumed: serve", (s) => fixed(s.serveCpuS, 1)),
+        row("CPU s, cut → all resumed: serve", (s) => fixed(s.cpuS.serve, 1)),
         row(
           "CPU s, cut → all resumed: light clients, proxies",
-          (s) => `${fixed(s.clientCpuS, 1)}, ${fixed(s.proxiesCpuS, 1)}`,
+          (s) => `${fixed(s.cpuS.clients, 1)}, ${fixed(s.cpuS.proxies, 1)}`,
         ),
       ],
     ),
@@ -291,8 +291,8 @@ export function verdicts(r: Results): Verdict[] {
   if (idle) {
     out.push({
       target: "≤ 32 KiB per idle session at 10k",
-      measured: `${fixed(idle.rssPerSessionKiB, 1)} KiB at ${fixed(idle.opened)} sessions (${(idle.rssPerSessionKiB / 32).toFixed(2)}× the target)`,
-      met: idle.rssPerSessionKiB <= 32,
+      measured: `${fixed(idle.server.kibPerSession, 1)} KiB at ${fixed(idle.opened)} sessions (${(idle.server.kibPerSession / 32).toFixed(2)}× the target)`,
+      met: idle.server.kibPerSession <= 32,
       small: idle.asked < 10_000,
     });
   }

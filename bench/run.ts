@@ -32,10 +32,8 @@ try {
     const paths: RunningPath[] = [];
     try {
       for (const name of options.paths) paths.push(await startPath(name, targetPort));
-      if (options.parts.includes("bulk"))
-        results.bulk = await benchBulk(paths, options.size, options.runs, progress);
-      if (options.parts.includes("latency"))
-        results.latency = await benchLatency(paths, options.roundTrips, options.runs, progress);
+      if (options.parts.includes("bulk")) results.bulk = await benchBulk(paths, options, progress);
+      if (options.parts.includes("latency")) results.latency = await benchLatency(paths, options, progress);
       if (options.parts.includes("fairness"))
         results.fairness = await benchFairness(paths, target, options.channels, options.seconds, progress);
     } finally {

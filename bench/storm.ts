@@ -42,10 +42,8 @@ export interface StormFigures {
   /** Dials that failed while reconnecting, and resumes the server performed (more than one per session is wasted work). */
   failedDials: number;
   serverResumes: number;
-  /** CPU seconds from the cut until all had resumed: serve, the light clients, the proxies. */
-  serveCpuS: number;
-  clientCpuS: number;
-  proxiesCpuS: number;
+  /** CPU seconds from the cut until all had resumed, by process kind. */
+  cpuS: Record<"serve" | "clients" | "proxies", number>;
 }
 
 /**
@@ -177,9 +175,11 @@ export async function benchStorm(sessions: number, progress: (line: string) => v
         sum(echoed, (e) => e.notResumed) > 0 ? sent - received : sent - received + (sent - targetReceived),
       failedDials: sum(resumed, (r) => r.failedDials),
       serverResumes: serve.proc.events("session.resumed").length,
-      serveCpuS: cpu[0]!,
-      clientCpuS: sum(cpu.slice(1, 1 + groups), (x) => x),
-      proxiesCpuS: sum(cpu.slice(1 + groups), (x) => x),
+      cpuS: {
+        serve: cpu[0]!,
+        clients: sum(cpu.slice(1, 1 + groups), (x) => x),
+        proxies: sum(cpu.slice(1 + groups), (x) => x),
+      },
     };
     const count = (event: string): number => serve.proc.events(event).length;
     const refusals = serve.proc.events("resume.refused").map((r) => String(r.reason));
@@ -187,7 +187,7 @@ export async function benchStorm(sessions: number, progress: (line: string) => v
       `storm: clients: ${sum(resumed, (r) => r.resumes)} resumes, ${figures.failedDials} failed dials; serve: ` +
         `${count("session.resumed")} resumed, ${count("session.interrupted")} interrupted, ` +
         `${refusals.length} resumes refused ${JSON.stringify(countOf(refusals))}; CPU s until all resumed: ` +
-        `serve ${figures.serveCpuS.toFixed(1)}, clients ${figures.clientCpuS.toFixed(1)}, proxies ${figures.proxiesCpuS.toFixed(1)}`,
+        `serve ${figures.cpuS.serve.toFixed(1)}, clients ${figures.cpuS.clients.toFixed(1)}, proxies ${figures.cpuS.proxies.toFixed(1)}`,
     );
     if (resumedCount < openedCount) {
       const states = resumed.map((r) => r.notResumed);

@@ -21,7 +21,7 @@ export function header(mode: Mode, length = ENDLESS, tag = 0): Buffer {
   return buf;
 }
 
-/** What a download sends: one block, written again and again (no generation cost on the load side). */
+/** What a download or upload sends: one block, written again and again (no generation cost). */
 const BLOCK = Buffer.alloc(256 * 1024, 0x5a);
 
 export class Target {
@@ -100,7 +100,12 @@ export class Target {
 }
 
 function download(socket: Socket, length: number): void {
-  let left = length;
+  pour(socket, length, () => socket.end());
+}
+
+/** Writes BLOCK to `socket` until `bytes` are written (or for ever), respecting backpressure; then `done`. */
+export function pour(socket: Socket, bytes = ENDLESS, done?: () => void): void {
+  let left = bytes;
   const pump = (): void => {
     while (left > 0 && !socket.destroyed) {
       const n = Math.min(left, BLOCK.length);
@@ -110,7 +115,7 @@ function download(socket: Socket, length: number): void {
         return;
       }
     }
-    if (left === 0) socket.end();
+    if (left === 0) done?.();
   };
   pump();
 }
