@@ -4,6 +4,7 @@
  * by hand below the NOTES marker of an existing file are kept.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import * as prettier from "prettier";
 import type { BulkFigures } from "./bulk.js";
 import type { CodecFigures } from "./codec.js";
 import type { FairnessFigures } from "./fairness.js";
@@ -28,9 +29,11 @@ export interface Results {
 
 export const NOTES_MARKER = "<!-- notes: written by hand, kept by the next full run -->";
 
-function table(head: string[], rows: string[][]): string {
+/** A Markdown table; the first column (or, for `text`, every column) left-aligned, the others right. */
+function table(head: string[], rows: string[][], text = false): string {
   const line = (cells: string[]): string => `| ${cells.join(" | ")} |`;
-  return [line(head), line(head.map((_, i) => (i === 0 ? "---" : "---:"))), ...rows.map(line)].join("\n");
+  const align = head.map((_, i) => (i === 0 || text ? "---" : "---:"));
+  return [line(head), line(align), ...rows.map(line)].join("\n");
 }
 
 function byPath<T>(
@@ -353,6 +356,7 @@ export function render(r: Results, o: BenchOptions): string {
                 ? "met"
                 : "**missed**",
           ]),
+          true,
         ),
       ].join("\n"),
     );
@@ -360,8 +364,11 @@ export function render(r: Results, o: BenchOptions): string {
   return sections.join("\n\n");
 }
 
-/** Writes `file`: title, machine facts and date, the tables, and the hand-written notes of the previous file. */
-export function writeResults(file: string, r: Results, o: BenchOptions): void {
+/**
+ * Writes `file`: title, machine facts and date, the tables, and the hand-written notes of the
+ * previous file; formatted as the repository's prettier formats Markdown.
+ */
+export async function writeResults(file: string, r: Results, o: BenchOptions): Promise<void> {
   const previous = existsSync(file) ? readFileSync(file, "utf8") : "";
   const at = previous.indexOf(NOTES_MARKER);
   const notes = at >= 0 ? previous.slice(at) : `${NOTES_MARKER}\n\n## Notes\n`;
@@ -378,5 +385,6 @@ export function writeResults(file: string, r: Results, o: BenchOptions): void {
     notes.trimEnd(),
     "",
   ].join("\n");
-  writeFileSync(file, text);
+  const config = (await prettier.resolveConfig(file)) ?? {};
+  writeFileSync(file, await prettier.format(text, { ...config, filepath: file }));
 }

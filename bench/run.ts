@@ -52,7 +52,7 @@ try {
   if (options.parts.includes("codec")) results.codec = benchCodec();
   console.log(`\n${render(results, options)}`);
   if (options.results) {
-    writeResults(options.results, results, options);
+    await writeResults(options.results, results, options);
     console.log(`\nwritten to ${options.results}`);
   }
 } finally {
