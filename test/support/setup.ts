@@ -18,7 +18,13 @@ export async function startServe(
   extra: string[] = [],
   dir = stateDir(t),
 ): Promise<{ serve: LifelineProcess; port: number; dir: string; fingerprint: string }> {
-  const serve = lifeline(t, [
+  const serve = lifeline(t, serveArgs(targetPort, dir, extra));
+  return { serve, ...(await served(serve)), dir };
+}
+
+/** The arguments of `lifeline serve` on a free loopback port in front of 127.0.0.1:`targetPort`. */
+export function serveArgs(targetPort: number, dir: string, extra: string[] = []): string[] {
+  return [
     "serve",
     "--listen",
     "127.0.0.1:0",
@@ -27,22 +33,25 @@ export async function startServe(
     "--state-dir",
     dir,
     ...extra,
-  ]);
+  ];
+}
+
+/** Once `serve` listens: its port and its certificate's fingerprint. */
+export async function served(serve: LifelineProcess): Promise<{ port: number; fingerprint: string }> {
   const port = await serve.port();
   const fingerprint = (await serve.waitFor("certificate.created", (r) => typeof r.fingerprint === "string"))
     .fingerprint as string;
-  return { serve, port, dir, fingerprint };
+  return { port, fingerprint };
 }
 
-/** `lifeline connect --listen` to `serverPort`, trusting the pinned certificate and the server's token. */
-export async function startConnect(
-  t: TestContext,
+/** The arguments of `lifeline connect --listen` on a free loopback port, pinned, with serve's token. */
+export function connectArgs(
   serverPort: number,
   serve: { dir: string; fingerprint: string },
+  dir: string,
   extra: string[] = [],
-): Promise<{ connect: LifelineProcess; port: number; dir: string }> {
-  const dir = stateDir(t);
-  const connect = lifeline(t, [
+): string[] {
+  return [
     "connect",
     "--server",
     `127.0.0.1:${serverPort}`,
@@ -55,6 +64,17 @@ export async function startConnect(
     "--state-dir",
     dir,
     ...extra,
-  ]);
+  ];
+}
+
+/** `lifeline connect --listen` to `serverPort`, trusting the pinned certificate and the server's token. */
+export async function startConnect(
+  t: TestContext,
+  serverPort: number,
+  serve: { dir: string; fingerprint: string },
+  extra: string[] = [],
+): Promise<{ connect: LifelineProcess; port: number; dir: string }> {
+  const dir = stateDir(t);
+  const connect = lifeline(t, connectArgs(serverPort, serve, dir, extra));
   return { connect, port: await connect.port(), dir };
 }

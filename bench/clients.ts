@@ -1,0 +1,272 @@
+/**
+ * A light client that holds many sessions in one process (child role "clients", driven over IPC):
+ * lifeline sessions built on the client's own session runner (the core ClientSession over
+ * node:tls, with the real reconnect policy of `lifeline connect`), or plain TLS connections for the
+ * tunnels it is compared with. A session may carry one channel streaming to the target's echo
+ * mode; every byte sent and echoed back is counted and hashed, so that a lost, doubled or
+ * reordered byte shows.
+ */
+import { createHash, type Hash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { Duplex } from "node:stream";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { ClientRunner } from "../src/client/runner.js";
+import { EventLog } from "../src/ops/log.js";
+import { countOf } from "./stats.js";
+import { header } from "./target.js";
+
+/** Where the streamed bytes come from: one random block, read at a different place by each session. */
+const BLOCK = createHash("sha512")
+  .update("lifeline-bench")
+  .digest()
+  .toString("hex")
+  .repeat(512)
+  .slice(0, 64 * 1024);
+const SOURCE = Buffer.from(BLOCK.repeat(2), "latin1");
+
+/** An in-process application socket: what it is given is sent on the channel; what arrives is hashed. */
+class Stream extends Duplex {
+  sent = 0;
+  received = 0;
+  private readonly sentHash: Hash = createHash("sha256");
+  private readonly receivedHash: Hash = createHash("sha256");
+  onProgress: (() => void) | undefined;
+
+  constructor(private readonly seed: number) {
+    super();
+  }
+
+  override _read(): void {}
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.receivedHash.update(chunk);
+    this.received += chunk.length;
+    this.onProgress?.();
+    done();
+  }
+
+  send(bytes: number): void {
+    for (let left = bytes; left > 0;) {
+      const at = (this.seed * 7919 + this.sent) % BLOCK.length;
+      const n = Math.min(left, BLOCK.length);
+      const chunk = SOURCE.subarray(at, at + n);
+      this.sentHash.update(chunk);
+      this.sent += n;
+      left -= n;
+      this.push(chunk);
+    }
+  }
+
+  /** Hashes of both directions: equal when every byte came back once, in order. */
+  digests(): { sent: string; received: string } {
+    return { sent: this.sentHash.copy().digest("hex"), received: this.receivedHash.copy().digest("hex") };
+  }
+}
+
+interface Held {
+  runner?: ClientRunner;
+  tls?: TLSSocket;
+  stream?: Stream;
+  /** Date.now() of the last resume. */
+  resumedAt: number;
+  resumes: number;
+  closedWith?: string;
+}
+
+export interface OpenCommand {
+  kind: "lifeline" | "tls";
+  ports: number[];
+  count: number;
+  concurrency: number;
+  /** The first `channels` sessions carry a channel to the target's echo mode (lifeline only). */
+  channels: number;
+  pin?: string;
+  tokenFile?: string;
+  caFile?: string;
+}
+
+export async function clientsChild(): Promise<Record<string, (command: never) => unknown>> {
+  const held: Held[] = [];
+  const byId = new Map<string, Held>();
+  const log = new EventLog("connect", "silent");
+  /** Failed reconnect attempts (dials that did not get a link up). */
+  let failedDials = 0;
+  log.observe((event, fields) => {
+    if (event === "link.failed") failedDials++;
+    if (event !== "session.resumed") return;
+    const h = byId.get(fields.session as string);
+    if (!h) return;
+    h.resumedAt = Date.now();
+    h.resumes++;
+  });
+
+  const tokens = new Map<string, Uint8Array>();
+  const openOne = async (command: OpenCommand, i: number): Promise<void> => {
+    const port = command.ports[i % command.ports.length] as number;
+    if (command.kind === "tls") {
+      const socket = tlsConnect({
+        port,
+        host: "127.0.0.1",
+        ca: readFileSync(command.caFile as string),
+        minVersion: "TLSv1.3",
+      });
+      await new Promise<void>((resolve, reject) => {
+        socket.once("secureConnect", resolve);
+        socket.once("error", reject);
+      });
+      socket.on("error", () => socket.destroy());
+      held.push({ tls: socket, resumedAt: 0, resumes: 0 });
+      return;
+    }
+    const tokenFile = command.tokenFile as string;
+    let token = tokens.get(tokenFile);
+    if (!token) {
+      const line = readFileSync(tokenFile, "utf8")
+        .split("\n")
+        .find((l) => l && !l.startsWith("#")) as string;
+      token = new TextEncoder().encode(line);
+      tokens.set(tokenFile, token);
+    }
+    const h: Held = { resumedAt: 0, resumes: 0 };
+    const runner = new ClientRunner(
+      {
+        server: { host: "127.0.0.1", port },
+        target: "default",
+        verification: { mode: "pin", pin: command.pin as string },
+        token,
+        limits: {},
+        dialTimeoutMs: 5000,
+      },
+      log,
+      (_runner, code) => (h.closedWith = code),
+    );
+    h.runner = runner;
+    await runner.start();
+    byId.set(runner.id, h);
+    if (i < command.channels) {
+      const stream = new Stream(i);
+      runner.openChannel(stream);
+      stream.push(header("E"));
+      h.stream = stream;
+    }
+    held.push(h);
+  };
+
+  const streams = (): Stream[] => held.flatMap((h) => (h.stream ? [h.stream] : []));
+
+  return {
+    /** Opens `count` sessions, `concurrency` at a time; resolves with the time it took. */
+    open: async (command: OpenCommand) => {
+      const start = performance.now();
+      let next = 0;
+      const errors: string[] = [];
+      const worker = async (): Promise<void> => {
+        while (next < command.count) {
+          const i = next++;
+          await openOne(command, i).catch((err: Error) => errors.push(err.message));
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(command.concurrency, command.count) }, worker));
+      return {
+        ms: performance.now() - start,
+        opened: held.length,
+        failed: errors.length,
+        firstError: errors[0],
+      };
+    },
+
+    /** Every channel sends `bytes` more bytes (they are queued at once; the session carries them). */
+    send: (command: { bytes: number }) => {
+      for (const stream of streams()) stream.send(command.bytes);
+      return { at: Date.now() };
+    },
+
+    /**
+     * Resolves once every channel has received back all it sent (or at the timeout), and compares.
+     * With `since`, the channels of sessions that have not resumed since then are counted apart.
+     */
+    echoed: async (command: { timeoutMs: number; since?: number }) => {
+      const since = command.since ?? -Infinity;
+      const all = held.filter((h) => h.stream);
+      const start = performance.now();
+      const complete = (): boolean =>
+        all.every((h) => h.stream!.received >= h.stream!.sent || h.resumedAt < since);
+      await new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (complete() || performance.now() - start > command.timeoutMs) {
+            clearInterval(timer);
+            resolve();
+          }
+        };
+        const timer = setInterval(check, 10);
+        check();
+      });
+      const out = {
+        ms: performance.now() - start,
+        channels: 0,
+        sent: 0,
+        received: 0,
+        mismatched: 0,
+        incomplete: 0,
+        notResumed: 0,
+      };
+      for (const h of all) {
+        const s = h.stream!;
+        if (h.resumedAt < since) {
+          out.notResumed++;
+          continue;
+        }
+        out.channels++;
+        out.sent += s.sent;
+        out.received += s.received;
+        if (s.received < s.sent) out.incomplete++;
+        else {
+          const d = s.digests();
+          if (d.sent !== d.received) out.mismatched++;
+        }
+      }
+      return out;
+    },
+
+    /** Resolves once every lifeline session resumed after `since` (Date.now()), or at the timeout. */
+    resumed: async (command: { since: number; timeoutMs: number }) => {
+      const sessions = held.filter((h) => h.runner);
+      const done = (): boolean => sessions.every((h) => h.resumedAt >= command.since || h.closedWith);
+      const start = Date.now();
+      await new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          if (done() || Date.now() - start > command.timeoutMs) {
+            clearInterval(timer);
+            resolve();
+          }
+        }, 5);
+      });
+      const times = sessions
+        .filter((h) => h.resumedAt >= command.since)
+        .map((h) => h.resumedAt - command.since)
+        .sort((a, b) => a - b);
+      return {
+        sessions: sessions.length,
+        resumed: times.length,
+        closed: sessions.filter((h) => h.closedWith).length,
+        closeCodes: [...new Set(sessions.flatMap((h) => (h.closedWith ? [h.closedWith] : [])))],
+        resumes: sessions.reduce((n, h) => n + h.resumes, 0),
+        /** States of the sessions that did not resume, to tell stuck from late. */
+        notResumed: countOf(
+          sessions.filter((h) => h.resumedAt < command.since).map((h) => h.runner!.session.state),
+        ),
+        failedDials,
+        times,
+      };
+    },
+
+    close: () => {
+      for (const h of held) {
+        h.runner?.close();
+        h.tls?.destroy();
+      }
+      held.length = 0;
+      return true;
+    },
+  };
+}

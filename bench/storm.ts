@@ -1,0 +1,207 @@
+/**
+ * 5. Reconnect storm: N lifeline sessions reach `lifeline serve` through proxies (child processes,
+ * 2,500 links each, spreading their upstream connections over many 127.x source addresses). The
+ * sessions belong to light clients (clients.ts), one process per 10,000 sessions, each with its own
+ * proxies. As many sessions as the server's open-file limit allows also carry a channel to the
+ * target's echo mode. Each channel streams a burst and checks it came back; then every channel
+ * queues another burst and every proxy resets all its links at once (links are usable again at
+ * once), and every channel queues a third burst while the sessions resume. The figures: time from
+ * the cut until the last session resumed (and the median), until every echo was complete, and the
+ * byte check: what each channel got back hashes to what it sent, and the target received exactly
+ * what was sent, so no byte was lost, doubled or reordered either way.
+ */
+import type { LifelineProcess } from "../test/support/procs.js";
+import { fitting } from "./idle.js";
+import { startServe } from "./paths.js";
+import { call, cpuSeconds, lifelineNodeFlags, startChild, stopProcess } from "./processes.js";
+import { countOf, percentiles, type Percentiles } from "./stats.js";
+
+export interface StormFigures {
+  sessions: number;
+  clientProcesses: number;
+  opened: number;
+  withChannel: number;
+  establishSeconds: number;
+  resumed: number;
+  closed: number;
+  /** Seconds from the cut until each session resumed (client side). */
+  resumeS: Percentiles;
+  /** Seconds from the cut until every channel had all its bytes back. */
+  allBytesBackS: number;
+  bytesEachWay: number;
+  /**
+   * The byte check, over the channels of the sessions that resumed: channels whose echo was short or
+   * differed, and bytes lost (what was sent, less what came back and less what the target got;
+   * without channels of sessions that never resumed, whose bytes the target cannot tell apart).
+   */
+  checkedChannels: number;
+  incomplete: number;
+  mismatched: number;
+  targetReceived: number;
+  lost: number | undefined;
+  /** Dials that failed while reconnecting, and resumes the server performed (more than one per session is wasted work). */
+  failedDials: number;
+  serverResumes: number;
+  /** CPU seconds from the cut until all had resumed, by process kind. */
+  cpuS: Record<"serve" | "clients" | "proxies", number>;
+}
+
+/**
+ * Sessions per light client process. More processes spread the client side's handshakes, but on
+ * two cores they only add contention: with 2,500 per process, 10,000 sessions could not even stay
+ * up before the cut (keepalives starved, links declared dead).
+ */
+const PER_PROCESS = 10_000;
+const PER_PROXY = 2500;
+const SOURCES_PER_PROXY = 250;
+const BURST = 4096;
+
+interface Opened {
+  ms: number;
+  opened: number;
+  failed: number;
+  firstError?: string;
+}
+
+interface Echoed {
+  ms: number;
+  channels: number;
+  sent: number;
+  received: number;
+  mismatched: number;
+  incomplete: number;
+  notResumed: number;
+}
+
+interface Resumed {
+  resumed: number;
+  closed: number;
+  closeCodes: string[];
+  times: number[];
+  resumes: number;
+  failedDials: number;
+  notResumed: Record<string, number>;
+}
+
+const sum = <T>(list: T[], of: (x: T) => number): number => list.reduce((n, x) => n + of(x), 0);
+
+export async function benchStorm(sessions: number, progress: (line: string) => void): Promise<StormFigures> {
+  const children: LifelineProcess[] = [];
+  const target = startChild("target");
+  children.push(target);
+  // The server holds a link per session and a target connection per channel.
+  const withChannel = Math.min(sessions, fitting(2 * sessions, 1, 200) - sessions);
+  const serve = await startServe(await target.port(), ["--max-sessions", String(Math.max(10_000, sessions))]);
+  try {
+    const groups = Math.ceil(sessions / PER_PROCESS);
+    const proxies: LifelineProcess[] = [];
+    const clients: LifelineProcess[] = [];
+    for (let p = 0; p < Math.ceil(sessions / PER_PROXY); p++) {
+      proxies.push(startChild("proxy", [String(serve.port), `127.${p + 1}.0.1`, String(SOURCES_PER_PROXY)]));
+    }
+    for (let g = 0; g < groups; g++) {
+      clients.push(startChild("clients", [], ["--max-old-space-size=6144", ...lifelineNodeFlags]));
+    }
+    children.push(...proxies, ...clients);
+    const ports = await Promise.all(proxies.map((p) => p.port()));
+    // Client process g dials the proxies g, g + groups, g + 2 × groups, ...
+    const portsOf = (g: number): number[] => ports.filter((_, i) => i % groups === g);
+    const all = <T>(command: object, timeoutMs?: number): Promise<T[]> =>
+      Promise.all(clients.map((c) => call<T>(c, command, timeoutMs)));
+
+    const share = (p: number, total: number): number =>
+      Math.floor((total * (p + 1)) / groups) - Math.floor((total * p) / groups);
+    const opened = await Promise.all(
+      clients.map((c, p) =>
+        call<Opened>(c, {
+          cmd: "open",
+          kind: "lifeline",
+          ports: portsOf(p),
+          count: share(p, sessions),
+          concurrency: Math.ceil(256 / groups),
+          channels: share(p, withChannel),
+          pin: serve.pin,
+          tokenFile: serve.tokenFile,
+        }),
+      ),
+    );
+    const openedCount = sum(opened, (o) => o.opened);
+    const failed = opened.find((o) => o.failed > 0);
+    const establishSeconds = Math.max(...opened.map((o) => o.ms)) / 1000;
+    progress(
+      `storm: ${openedCount} sessions (${withChannel} with a channel) in ${establishSeconds.toFixed(1)} s by ${groups} client processes` +
+        (failed ? `, ${sum(opened, (o) => o.failed)} failed: ${failed.firstError}` : ""),
+    );
+    await all({ cmd: "send", bytes: BURST });
+    const first = await all<Echoed>({ cmd: "echoed", timeoutMs: 60_000 });
+    progress(
+      `storm: first burst back on ${sum(first, (e) => e.channels - e.incomplete)}/${withChannel} channels`,
+    );
+
+    await all({ cmd: "send", bytes: BURST });
+    const pids = [serve.proc, ...clients, ...proxies].map((p) => p.child.pid!);
+    const cpuBefore = pids.map((pid) => cpuSeconds([pid]));
+    const cutAt = Date.now();
+    const cut = await Promise.all(proxies.map((p) => call<{ cut: number }>(p, { cmd: "cut" })));
+    await all({ cmd: "send", bytes: BURST });
+    progress(`storm: ${sum(cut, (c) => c.cut)} links cut`);
+    const resumed = await all<Resumed>({ cmd: "resumed", since: cutAt, timeoutMs: 120_000 });
+    const cpu = pids.map((pid, i) => cpuSeconds([pid]) - cpuBefore[i]!);
+    const echoed = await all<Echoed>({ cmd: "echoed", timeoutMs: 60_000, since: cutAt });
+    const allBack = (Date.now() - cutAt) / 1000;
+    const { echoed: targetReceived } = await call<{ echoed: number }>(target, { cmd: "stats" });
+
+    const times = resumed.flatMap((r) => r.times).sort((a, b) => a - b);
+    const resumedCount = sum(resumed, (r) => r.resumed);
+    const sent = sum(echoed, (e) => e.sent);
+    const received = sum(echoed, (e) => e.received);
+    const at = percentiles(times);
+    const figures: StormFigures = {
+      sessions,
+      clientProcesses: groups,
+      opened: openedCount,
+      withChannel,
+      establishSeconds,
+      resumed: resumedCount,
+      closed: sum(resumed, (r) => r.closed),
+      resumeS: { p50: at.p50 / 1000, p99: at.p99 / 1000, max: at.max / 1000 },
+      allBytesBackS: allBack,
+      bytesEachWay: sent,
+      checkedChannels: sum(echoed, (e) => e.channels),
+      incomplete: sum(echoed, (e) => e.incomplete),
+      mismatched: sum(echoed, (e) => e.mismatched),
+      targetReceived,
+      lost:
+        sum(echoed, (e) => e.notResumed) > 0 ? sent - received : sent - received + (sent - targetReceived),
+      failedDials: sum(resumed, (r) => r.failedDials),
+      serverResumes: serve.proc.events("session.resumed").length,
+      cpuS: {
+        serve: cpu[0]!,
+        clients: sum(cpu.slice(1, 1 + groups), (x) => x),
+        proxies: sum(cpu.slice(1 + groups), (x) => x),
+      },
+    };
+    const count = (event: string): number => serve.proc.events(event).length;
+    const refusals = serve.proc.events("resume.refused").map((r) => String(r.reason));
+    progress(
+      `storm: clients: ${sum(resumed, (r) => r.resumes)} resumes, ${figures.failedDials} failed dials; serve: ` +
+        `${count("session.resumed")} resumed, ${count("session.interrupted")} interrupted, ` +
+        `${refusals.length} resumes refused ${JSON.stringify(countOf(refusals))}; CPU s until all resumed: ` +
+        `serve ${figures.cpuS.serve.toFixed(1)}, clients ${figures.cpuS.clients.toFixed(1)}, proxies ${figures.cpuS.proxies.toFixed(1)}`,
+    );
+    if (resumedCount < openedCount) {
+      const states = resumed.map((r) => r.notResumed);
+      progress(`storm: not resumed, by state: ${JSON.stringify(states)}`);
+    }
+    progress(
+      `storm: ${resumedCount}/${openedCount} resumed, last after ${figures.resumeS.max.toFixed(2)} s` +
+        `${figures.closed ? ` (${figures.closed} closed: ${resumed.flatMap((r) => r.closeCodes).join(", ")})` : ""}; ` +
+        `all bytes back after ${allBack.toFixed(2)} s; ${sent} bytes each way, ` +
+        `${figures.incomplete} channels short, ${figures.mismatched} differing, target got ${targetReceived}`,
+    );
+    return figures;
+  } finally {
+    for (const child of children.reverse()) await stopProcess(child);
+    await stopProcess(serve.proc);
+  }
+}
