@@ -5,11 +5,29 @@
  * reliability port could downgrade everyone).
  */
 import { isIP } from "node:net";
-import { connect, type TLSSocket } from "node:tls";
+import { connect, createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import { formatHostPort, type HostPort } from "../ops/address.js";
 import { verifyPeer, type Verification } from "./verify.js";
 
 /** What stopped a connection: `code` is the errno (ECONNREFUSED, ...), a TLS error code, or TIMEOUT. */
+/**
+ * One TLS context per trust configuration, reused by every dial: building one (and loading the CA
+ * bundle) on each reconnect costs a client more than the handshake itself in a reconnect storm.
+ */
+const contexts = new WeakMap<Verification, SecureContext>();
+
+function contextFor(verification: Verification): SecureContext {
+  let context = contexts.get(verification);
+  if (!context) {
+    context = createSecureContext({
+      minVersion: "TLSv1.3",
+      ...(verification.mode === "ca" ? { ca: verification.ca } : {}),
+    });
+    contexts.set(verification, context);
+  }
+  return context;
+}
+
 export class UnreachableError extends Error {
   override readonly name = "UnreachableError";
   constructor(
@@ -44,8 +62,7 @@ export function openTls(server: HostPort, verification: Verification, timeoutMs:
       host: server.host,
       port: server.port,
       ...(servername ? { servername } : {}),
-      ...(verification.mode === "ca" ? { ca: verification.ca } : {}),
-      minVersion: "TLSv1.3",
+      secureContext: contextFor(verification),
       rejectUnauthorized: false,
     });
     let connectedAt = performance.now();
