@@ -12,6 +12,7 @@ import { findToken } from "../client/token.js";
 import { startRole, stopRole, type ChildRole } from "../demo/child-role.js";
 import { SilentLink } from "../demo/silent-link.js";
 import { fingerprintOfPem } from "../ops/fingerprint.js";
+import { stateFiles } from "../server/credentials.js";
 import { EventLog } from "../ops/log.js";
 import { TerminalAttach } from "../terminal/attach.js";
 import { durationOption } from "./options.js";
@@ -79,7 +80,7 @@ async function runDemo(flags: DemoFlags): Promise<number> {
       {
         server: { host: "127.0.0.1", port: linkPort },
         target: "default",
-        verification: { mode: "pin", pin: fingerprintOfPem(readFileSync(join(dir, "server.crt"))) },
+        verification: { mode: "pin", pin: fingerprintOfPem(readFileSync(stateFiles(dir).cert)) },
         token: new TextEncoder().encode(token),
         limits: {},
         dialTimeoutMs: 3000,

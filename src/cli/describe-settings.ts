@@ -1,5 +1,6 @@
 /** `--check-config` output: every setting of a command, its effective value, and where it came from. */
 import type { Command, Option } from "commander";
+import { formatHostPort, type HostPort } from "../ops/address.js";
 import { formatDuration, formatSize } from "../ops/units.js";
 
 export function describeSettings(command: Command): string {
@@ -24,6 +25,6 @@ function show(option: Option, value: unknown): string {
     if (option.flags.includes("<bytes>")) return formatSize(value);
   }
   if (typeof value === "object" && value !== null && "host" in value && "port" in value)
-    return `${String(value.host)}:${String(value.port)}`;
+    return formatHostPort(value as HostPort);
   return Array.isArray(value) ? value.join(", ") || "-" : String(value);
 }

@@ -1,11 +1,10 @@
 /** `lifeline host`: flags, environment and config file → TerminalHostConfig → a running TerminalHost. */
 import { accessSync, constants, existsSync } from "node:fs";
 import { userInfo } from "node:os";
-import { join } from "node:path";
 import { Command, Option } from "commander";
 import type { HostPort } from "../ops/address.js";
 import { EventLog, type LogLevel } from "../ops/log.js";
-import { defaultStateDir, ensureTokenFile } from "../server/credentials.js";
+import { defaultStateDir, ensureTokenFile, stateFiles } from "../server/credentials.js";
 import { TokenSet } from "../server/tokens.js";
 import { TerminalHost, type TerminalHostConfig } from "../terminal/host.js";
 import { describeSettings } from "./describe-settings.js";
@@ -70,7 +69,7 @@ export function hostCommand(): Command {
     try {
       if (flags.checkConfig) {
         validate(flags);
-        const tokens = flags.tokens ?? join(flags.stateDir, "tokens");
+        const tokens = flags.tokens ?? stateFiles(flags.stateDir).tokens;
         if (flags.tokens || existsSync(tokens)) TokenSet.fromFile(tokens);
         process.stdout.write(`configuration OK\n${describeSettings(command)}`);
         return;
@@ -135,7 +134,7 @@ function buildConfig(flags: HostFlags, log: EventLog): TerminalHostConfig {
 /** SIGHUP: re-reads the token file; on any error the running tokens stay. */
 function reload(host: TerminalHost, flags: HostFlags, log: EventLog): void {
   try {
-    const { revoked } = host.reload(TokenSet.fromFile(flags.tokens ?? join(flags.stateDir, "tokens")));
+    const { revoked } = host.reload(TokenSet.fromFile(flags.tokens ?? stateFiles(flags.stateDir).tokens));
     log.info("config.reloaded", `reloaded tokens; ${revoked} connection(s) with a revoked token closed`, {
       revoked,
     });

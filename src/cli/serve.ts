@@ -1,11 +1,11 @@
 /** `lifeline serve`: flags, environment and config file → ServerConfig → a running LifelineServer. */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { Command, Option } from "commander";
 import { DEFAULT_LIMITS, DEFAULT_SERVER_PARAMS, resolveLimits, resolveServerParams } from "../core/index.js";
 import { EventLog, type LogLevel } from "../ops/log.js";
 import {
   defaultStateDir,
+  stateFiles,
   ensureCertificate,
   ensureTokenFile,
   loadCertificate,
@@ -199,11 +199,9 @@ function validate(flags: ServeFlags) {
 /** SIGHUP: re-reads the token file and the certificate; on any error the running ones stay. */
 function reload(server: LifelineServer, flags: ServeFlags, log: EventLog): void {
   try {
-    const tokens = TokenSet.fromFile(flags.tokens ?? join(flags.stateDir, "tokens"));
-    const certificate = loadCertificate(
-      flags.cert ?? join(flags.stateDir, "server.crt"),
-      flags.key ?? join(flags.stateDir, "server.key"),
-    );
+    const files = credentialFiles(flags);
+    const tokens = TokenSet.fromFile(files.tokens);
+    const certificate = loadCertificate(files.cert, files.key);
     const { revoked } = server.reload(tokens, certificate);
     log.info(
       "config.reloaded",
@@ -224,11 +222,19 @@ function reload(server: LifelineServer, flags: ServeFlags, log: EventLog): void 
 /** --check-config: everything start-up would check, reading the files but creating none. */
 function checkConfig(flags: ServeFlags): void {
   validate(flags);
-  const certPath = flags.cert ?? join(flags.stateDir, "server.crt");
-  const keyPath = flags.key ?? join(flags.stateDir, "server.key");
-  if (flags.cert || existsSync(certPath)) loadCertificate(certPath, keyPath);
-  const tokens = flags.tokens ?? join(flags.stateDir, "tokens");
-  if (flags.tokens || existsSync(tokens)) TokenSet.fromFile(tokens);
+  const files = credentialFiles(flags);
+  if (flags.cert || existsSync(files.cert)) loadCertificate(files.cert, files.key);
+  if (flags.tokens || existsSync(files.tokens)) TokenSet.fromFile(files.tokens);
+}
+
+/** The certificate, key and token file in use: the flags' own, else the state directory's. */
+function credentialFiles(flags: ServeFlags): { cert: string; key: string; tokens: string } {
+  const generated = stateFiles(flags.stateDir);
+  return {
+    cert: flags.cert ?? generated.cert,
+    key: flags.key ?? generated.key,
+    tokens: flags.tokens ?? generated.tokens,
+  };
 }
 
 async function buildConfig(flags: ServeFlags, log: EventLog) {

@@ -1,6 +1,6 @@
 /** Where a client finds its token: --token-file, else LIFELINE_TOKEN, else the token a local server generated. */
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { stateFiles } from "../server/credentials.js";
 
 /** The first line of `path` that is neither blank nor a comment. */
 function firstToken(path: string): string | undefined {
@@ -18,6 +18,6 @@ export function findToken(tokenFile: string | undefined, stateDir: string): stri
     return token;
   }
   if (process.env.LIFELINE_TOKEN) return process.env.LIFELINE_TOKEN;
-  const local = join(stateDir, "tokens");
+  const local = stateFiles(stateDir).tokens;
   return existsSync(local) ? firstToken(local) : undefined;
 }

@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect, type AddressInfo } from "node:net";
 import { dirname } from "node:path";
 import { formatHostPort, type HostPort } from "./address.js";
+import { bind } from "./listen.js";
 import type { LifelineMetrics } from "./metrics.js";
 import type { Health, StatusReport } from "./status-report.js";
 
@@ -31,7 +32,7 @@ export class AdminServer {
   /** Serves /metrics and /healthz on a TCP address; resolves with the bound address. */
   async listenHttp(address: HostPort): Promise<AddressInfo> {
     const server = this.serve(false);
-    await listening(server, () => server.listen(address.port, address.host), formatHostPort(address));
+    await bind(server, () => server.listen(address.port, address.host), formatHostPort(address));
     return server.address() as AddressInfo;
   }
 
@@ -48,7 +49,7 @@ export class AdminServer {
       throw new Error(`admin socket ${path} is in use by another running process`);
     if (existing) unlinkSync(path); // left behind by a process that did not exit cleanly
     const server = this.serve(true);
-    await listening(server, () => server.listen(path), path);
+    await bind(server, () => server.listen(path), path);
     chmodSync(path, 0o600);
     this.socketPath = path;
   }
@@ -112,18 +113,6 @@ function reply(
 
 function json(response: ServerResponse, code: number, value: unknown): void {
   reply(response, code, `${JSON.stringify(value)}\n`, "application/json");
-}
-
-function listening(server: Server, listen: () => void, where: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(
-        new Error(`cannot listen on ${where}: ${err.code === "EADDRINUSE" ? "address in use" : err.message}`),
-      ),
-    );
-    server.once("listening", () => resolve());
-    listen();
-  });
 }
 
 /** True when something accepts connections on the Unix socket `path`. */

@@ -27,6 +27,15 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** Reads a certificate and its key, and checks that they are PEM and belong together. */
+/** Where the state directory keeps the generated certificate, its key and the token file. */
+export function stateFiles(stateDir: string): { cert: string; key: string; tokens: string } {
+  return {
+    cert: join(stateDir, "server.crt"),
+    key: join(stateDir, "server.key"),
+    tokens: join(stateDir, "tokens"),
+  };
+}
+
 export function loadCertificate(certPath: string, keyPath: string): Certificate {
   const cert = readSetting("cert", certPath);
   const key = readSetting("key", keyPath);
@@ -46,8 +55,7 @@ export async function ensureCertificate(
   stateDir: string,
   extraNames: readonly string[] = [],
 ): Promise<Certificate> {
-  const certPath = join(stateDir, "server.crt");
-  const keyPath = join(stateDir, "server.key");
+  const { cert: certPath, key: keyPath } = stateFiles(stateDir);
   if (existsSync(certPath) && existsSync(keyPath)) return loadCertificate(certPath, keyPath);
   prepareDir(stateDir);
   const names = [...new Set(["localhost", hostname(), ...extraNames])];
@@ -84,7 +92,7 @@ export async function ensureCertificate(
 
 /** The state directory's token file, created with one random token (mode 0600) if missing. */
 export function ensureTokenFile(stateDir: string): { path: string; created: boolean } {
-  const path = join(stateDir, "tokens");
+  const path = stateFiles(stateDir).tokens;
   if (existsSync(path)) return { path, created: false };
   prepareDir(stateDir);
   const token = randomBytes(32).toString("base64url");
