@@ -12,11 +12,14 @@ export const PREAMBLE_SIZE = MAGIC.length + 2;
 /** type u8, channel u32, length u32. */
 export const FRAME_HEADER_SIZE = 9;
 
-/** Largest payload a v1 frame may carry, in bytes. A receiver rejects a header announcing more. */
-export const MAX_FRAME_PAYLOAD = 65536;
+/**
+ * Largest number of stream bytes in one DATA frame: 64 KiB, the size of a Node socket read, so
+ * that each read goes out as one frame that views it rather than straddling two.
+ */
+export const MAX_DATA_PER_FRAME = 65536;
 
-/** Largest number of stream bytes in one DATA frame (the payload also carries a u64 offset). */
-export const MAX_DATA_PER_FRAME = MAX_FRAME_PAYLOAD - 8;
+/** Largest payload a v1 frame may carry, in bytes (a full DATA frame: u64 offset + 64 KiB). A receiver rejects a header announcing more. */
+export const MAX_FRAME_PAYLOAD = 8 + MAX_DATA_PER_FRAME;
 
 export const SESSION_ID_SIZE = 16;
 export const RESUME_SECRET_SIZE = 32;

@@ -55,6 +55,11 @@ export class SessionPump {
   private timerAt = Infinity;
   private servicing = false;
   private again = false;
+  /**
+   * Channel sockets written during this service pass, corked until it ends: the pieces a TLS read
+   * delivers (16 KiB each) then leave in one vectored write instead of one syscall each.
+   */
+  private readonly corked = new Set<Duplex>();
   readonly stats = new SessionStats(nodeEnv.now());
 
   constructor(
@@ -141,6 +146,8 @@ export class SessionPump {
       } while (this.again || handled > 0);
     } finally {
       this.servicing = false;
+      for (const socket of this.corked) socket.uncork();
+      this.corked.clear();
     }
     this.arm();
   }
@@ -169,6 +176,10 @@ export class SessionPump {
         }
         const n = event.bytes.length;
         this.stats.unflushed += n;
+        if (!this.corked.has(pipe.socket)) {
+          pipe.socket.cork();
+          this.corked.add(pipe.socket);
+        }
         pipe.socket.write(event.bytes, (err) => {
           this.stats.unflushed -= n;
           if (err) return;

@@ -1,6 +1,7 @@
 /** fast-check arbitraries for every frame kind, within the protocol's limits. */
 import fc from "fast-check";
 import {
+  concatBytes,
   MAX_CHANNELS_PER_SESSION,
   MAX_DATA_PER_FRAME,
   type ChannelState,
@@ -90,4 +91,27 @@ export function splitAt(bytes: Uint8Array, points: number[]): Uint8Array[] {
   }
   parts.push(bytes.subarray(from));
   return parts;
+}
+
+/**
+ * The frames with each run of DATA pieces rejoined: consecutive DATA frames of one channel whose
+ * offsets continue each other become one. The decoder returns a DATA frame that spans chunks in
+ * pieces, so frame lists are compared in this form.
+ */
+export function joinDataPieces(frames: readonly Frame[]): Frame[] {
+  const out: Frame[] = [];
+  for (const frame of frames) {
+    const last = out.at(-1);
+    if (
+      frame.kind === "data" &&
+      last?.kind === "data" &&
+      last.channel === frame.channel &&
+      last.offset + last.data.length === frame.offset
+    ) {
+      out[out.length - 1] = { ...last, data: concatBytes([last.data, frame.data]) };
+    } else {
+      out.push(frame);
+    }
+  }
+  return out;
 }

@@ -2,7 +2,10 @@
  * The one incremental decoder of lifeline frames. Accepts bytes in any chunking and returns whole
  * frames. Limits are enforced on the 9-byte header, before any payload is buffered, so a hostile
  * length costs nothing. A payload that lies whole inside one input chunk is returned as a view of
- * that chunk (zero copy): callers must not reuse chunks they pass in.
+ * that chunk (zero copy): callers must not reuse chunks they pass in. A DATA frame that spans
+ * chunks is returned in pieces, each a DATA frame for its part of the stream with its own offset,
+ * so that stream bytes are never gathered into a copy either (the meaning is the same: DATA is
+ * addressed by offset).
  */
 import { readU16, readU32, readU64 } from "../bytes.js";
 import {
@@ -32,7 +35,7 @@ import {
 export interface DecoderOptions {
   /** Read and check a peer preamble (magic + version) before the first frame. Default false. */
   expectPreamble?: boolean;
-  /** Largest accepted payload in bytes; at most the protocol's 65536. Default 65536. */
+  /** Largest accepted payload in bytes; at most the protocol's MAX_FRAME_PAYLOAD (65544), the default. */
   maxPayload?: number;
 }
 
@@ -40,6 +43,10 @@ const enum Phase {
   Preamble,
   Header,
   Payload,
+  /** The u64 offset of a DATA frame that spans chunks, read into `head`. */
+  DataOffset,
+  /** The stream bytes of that frame, returned piece by piece. */
+  DataBytes,
   Failed,
 }
 
@@ -59,6 +66,9 @@ export class FrameDecoder {
   private channel = 0;
   private payload = new Uint8Array(0);
   private payloadFill = 0;
+  /** DataBytes: stream offset of the next piece, and bytes of the frame still to come. */
+  private dataOffset = 0;
+  private dataLeft = 0;
 
   constructor(options: DecoderOptions = {}) {
     this.phase = options.expectPreamble ? Phase.Preamble : Phase.Header;
@@ -128,12 +138,17 @@ export class FrameDecoder {
           );
         }
         if (end - pos >= length) {
-          // A view keeps its whole read alive: copy payloads much smaller than the read, so the bytes
-          // a peer may leave unconsumed (one window) can never pin much more memory than that.
-          const view = chunk.subarray(pos, pos + length);
-          const frame = parsePayload(type, channel, length * 4 < chunk.length ? view.slice() : view);
+          const frame = parsePayload(type, channel, viewOrCopy(chunk, pos, length));
           if (frame) frames.push(frame);
           pos += length;
+        } else if (type === FrameType.Data) {
+          requireChannel(type, channel);
+          if (length < 9)
+            throw malformed(type, `DATA needs an offset and at least one byte, got ${length} bytes`);
+          this.channel = channel;
+          this.dataLeft = length - 8;
+          this.headFill = 0;
+          this.phase = Phase.DataOffset;
         } else {
           this.type = type;
           this.channel = channel;
@@ -141,6 +156,24 @@ export class FrameDecoder {
           this.payloadFill = 0;
           this.phase = Phase.Payload;
         }
+      } else if (this.phase === Phase.DataOffset) {
+        const take = Math.min(8 - this.headFill, end - pos);
+        this.head.set(chunk.subarray(pos, pos + take), this.headFill);
+        this.headFill += take;
+        pos += take;
+        if (this.headFill === 8) {
+          this.headFill = 0;
+          this.dataOffset = offset(this.head, 0, FrameType.Data);
+          this.phase = Phase.DataBytes;
+        }
+      } else if (this.phase === Phase.DataBytes) {
+        const take = Math.min(this.dataLeft, end - pos);
+        const data = viewOrCopy(chunk, pos, take);
+        frames.push({ kind: "data", channel: this.channel, offset: this.dataOffset, data });
+        this.dataOffset += take;
+        this.dataLeft -= take;
+        pos += take;
+        if (this.dataLeft === 0) this.phase = Phase.Header;
       } else {
         const take = Math.min(this.payload.length - this.payloadFill, end - pos);
         this.payload.set(chunk.subarray(pos, pos + take), this.payloadFill);
@@ -181,6 +214,16 @@ export class FrameDecoder {
     }
     return pos;
   }
+}
+
+/**
+ * `length` bytes of `chunk` from `at`. A view keeps its whole read alive, so parts much smaller than
+ * the read are copied: the bytes a peer may leave unconsumed (one window) can then never pin much
+ * more memory than that.
+ */
+function viewOrCopy(chunk: Uint8Array, at: number, length: number): Uint8Array {
+  const view = chunk.subarray(at, at + length);
+  return length * 4 < chunk.length ? view.slice() : view;
 }
 
 /** Parses one payload; returns undefined for an unknown extension frame, which is skipped. */

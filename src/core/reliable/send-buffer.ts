@@ -69,8 +69,9 @@ export class SendBuffer {
 
   /**
    * Bytes starting at `from` (acked ≤ from < written), at most `max` of them. Returns a view of one
-   * stored chunk when it can; gathers several small chunks into one copy so that a replay of many
-   * tiny writes goes out as few frames.
+   * stored chunk, up to its end: bulk data then goes out a socket read per frame, never copied.
+   * Only a small remainder is gathered with the chunks after it into one copy, so that a replay of
+   * many tiny writes goes out as few frames.
    */
   read(from: number, max: number): Uint8Array {
     if (from < this.ackedOffset || from >= this.writtenOffset) {
@@ -81,7 +82,7 @@ export class SendBuffer {
     const skip = from - (this.starts[i] as number);
     const available = first.length - skip;
     if (available >= max) return first.subarray(skip, skip + max);
-    if (i === this.chunks.length - 1) return first.subarray(skip);
+    if (available >= SMALL_WRITE || i === this.chunks.length - 1) return first.subarray(skip);
     const size = Math.min(max, this.writtenOffset - from);
     const out = new Uint8Array(size);
     out.set(first.subarray(skip), 0);
