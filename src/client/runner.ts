@@ -15,6 +15,7 @@ import {
   type SessionLimits,
 } from "../core/index.js";
 import { formatHostPort, type HostPort } from "../ops/address.js";
+import { BackpressureLog } from "../ops/backpressure-log.js";
 import type { EventLog } from "../ops/log.js";
 import type { TrackedSession } from "../ops/session-table.js";
 import { nodeEnv } from "../transport/node-env.js";
@@ -53,6 +54,7 @@ export class ClientRunner implements TrackedSession {
   private attempt = 0;
   private pendingStart: { resolve: () => void; reject: (err: Error) => void } | undefined;
   private readonly channelDone = new Map<number, (outcome: ChannelOutcome) => void>();
+  private readonly backpressure: BackpressureLog;
 
   constructor(
     private readonly config: RunnerConfig,
@@ -63,19 +65,18 @@ export class ClientRunner implements TrackedSession {
       { authMethod: AuthMethod.BearerToken, authData: config.token, limits: config.limits },
       nodeEnv,
     );
+    this.backpressure = new BackpressureLog(log, {
+      full: "send buffer full: input paused",
+      released: "send buffer has room: input resumed",
+    });
     this.pump = new SessionPump(this.session, {
       onEvent: (event) => this.onEvent(event),
       onBackpressure: (channel, paused) =>
-        paused
-          ? this.log.info("buffer.full", "send buffer full: input paused", {
-              session: this.sessionId,
-              channel,
-              buffered: this.session.bufferedTotal,
-            })
-          : this.log.info("buffer.released", "send buffer has room: input resumed", {
-              session: this.sessionId,
-              channel,
-            }),
+        this.backpressure.changed(channel, paused, this.session.state === SessionState.Established, {
+          session: this.sessionId,
+          channel,
+          buffered: this.session.bufferedTotal,
+        }),
     });
   }
 

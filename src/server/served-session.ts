@@ -3,8 +3,9 @@
  * open. Logs the session's lifecycle with the event codes of docs/EVENTS.md.
  */
 import { connect, type Socket } from "node:net";
-import { toHex, type ServerSession, type SessionEvent } from "../core/index.js";
+import { SessionState, toHex, type ServerSession, type SessionEvent } from "../core/index.js";
 import { formatHostPort } from "../ops/address.js";
+import { BackpressureLog } from "../ops/backpressure-log.js";
 import type { EventLog } from "../ops/log.js";
 import type { TrackedSession } from "../ops/session-table.js";
 import { nodeEnv } from "../transport/node-env.js";
@@ -18,6 +19,7 @@ export class ServedSession implements TrackedSession {
   client: string;
   /** When the connection now carrying (or resuming) the session was accepted, in monotonic ms. */
   linkAcceptedAt = 0;
+  private readonly backpressure: BackpressureLog;
 
   constructor(
     readonly session: ServerSession,
@@ -30,6 +32,10 @@ export class ServedSession implements TrackedSession {
   ) {
     this.id = toHex(session.sessionId);
     this.client = client;
+    this.backpressure = new BackpressureLog(log, {
+      full: "send buffer full: reading from the target paused",
+      released: "send buffer has room: reading from the target resumed",
+    });
     this.pump = new SessionPump(session, {
       onEvent: (event) => this.onEvent(event),
       onBackpressure: (channel, paused) => this.onBackpressure(channel, paused),
@@ -100,8 +106,7 @@ export class ServedSession implements TrackedSession {
 
   private onBackpressure(channel: number, paused: boolean): void {
     const fields = { session: this.id, channel, buffered: this.session.bufferedTotal };
-    if (paused) this.log.info("buffer.full", "send buffer full: reading from the target paused", fields);
-    else this.log.info("buffer.released", "send buffer has room: reading from the target resumed", fields);
+    this.backpressure.changed(channel, paused, this.session.state === SessionState.Established, fields);
   }
 
   private openTarget(channel: number, name: string): void {
