@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BIN, LifelineProcess } from "../test/support/procs.js";
+import { lifelineArgs } from "../src/cli/command.js";
+import { LifelineProcess } from "../test/support/procs.js";
 
 /** The one entry point of the bench's own child processes (targets, proxies, clients, the Node pipe). */
 const CHILD_ENTRY = fileURLToPath(new URL("./child.js", import.meta.url));
@@ -43,7 +44,7 @@ export function startProcess(cmd: string, args: string[], ipc = false): Lifeline
 
 /** `lifeline <args>` from this checkout. */
 export function startLifeline(args: string[]): LifelineProcess {
-  return startProcess(process.execPath, [...lifelineNodeFlags, BIN, ...args]);
+  return startProcess(process.execPath, [...lifelineNodeFlags, ...lifelineArgs(args)]);
 }
 
 /** One of the bench's own child roles (see child.ts), with an IPC channel for `call`. */

@@ -1,2 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
+// Why the flag: a relay keeps a small heap (about 10 MiB) while its sockets churn through
+// gigabytes of buffers, and V8 sizes the old generation's limit from the live heap. With only
+// headroom of about one young generation, V8 starts a full mark-compact again and again (80 per
+// GiB relayed, a third of the relay's CPU); a 64 MiB floor on that limit removes them
+// (bench/RESULTS.md). Node reads the flag from this line when the command runs; src/cli/command.ts
+// reads it from here for processes lifeline spawns itself.
 import "../dist/src/cli/main.js";

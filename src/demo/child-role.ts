@@ -2,9 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-
-const BIN = fileURLToPath(new URL("../../../bin/lifeline.js", import.meta.url));
+import { lifelineArgs } from "../cli/command.js";
 
 export interface ChildRole {
   child: ChildProcess;
@@ -15,7 +13,7 @@ export interface ChildRole {
 
 /** Starts `lifeline <args>`; resolves with the port from its `listening` event. */
 export function startRole(args: string[], logPath: string): Promise<ChildRole> {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, lifelineArgs(args), { stdio: ["ignore", "ignore", "pipe"] });
   const logFile = createWriteStream(logPath, { flags: "a" });
   const events: Record<string, unknown>[] = [];
   return new Promise((resolve, reject) => {

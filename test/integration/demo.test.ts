@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { BIN } from "../support/procs.js";
+import { lifelineArgs } from "../../src/cli/command.js";
 import { TmuxTerminal } from "../support/tmux.js";
 
 /** Running, as opposed to gone or a zombie that its parent (tmux) has not reaped yet. */
@@ -35,7 +35,7 @@ test(
   async (t) => {
     const terminal = TmuxTerminal.start(
       t,
-      [process.execPath, BIN, "demo", "--drop-seconds", "8s"],
+      [process.execPath, ...lifelineArgs(["demo", "--drop-seconds", "8s"])],
       { cols: 120, rows: 30 },
       {
         SHELL: "/bin/bash",

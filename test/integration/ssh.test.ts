@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { FaultProxy, listen, pseudoRandom } from "../support/net-fixtures.js";
-import { BIN, stateDir } from "../support/procs.js";
+import { BIN, NODE_FLAGS } from "../../src/cli/command.js";
+import { stateDir } from "../support/procs.js";
 import { startServe } from "../support/setup.js";
 
 const SSHD = "/usr/sbin/sshd";
@@ -67,6 +68,7 @@ test(
     const proxyPort = await listen(t, proxy.server);
     const proxyCommand = [
       process.execPath,
+      ...NODE_FLAGS,
       BIN,
       "connect",
       "--stdio",

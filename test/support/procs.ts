@@ -6,10 +6,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { TestContext } from "node:test";
-
-const BIN = fileURLToPath(new URL("../../../bin/lifeline.js", import.meta.url));
+import { lifelineArgs } from "../../src/cli/command.js";
 
 export interface LogRecord {
   event?: string;
@@ -112,7 +110,7 @@ export function lifeline(
   options: { env?: NodeJS.ProcessEnv; stdio?: "pipe" | "ignore"; command?: string[] } = {},
 ): LifelineProcess {
   const [cmd, ...prefix] = options.command ?? [process.execPath];
-  const child = spawn(cmd as string, [...prefix, BIN, ...args], {
+  const child = spawn(cmd as string, [...prefix, ...lifelineArgs(args)], {
     env: { ...process.env, ...options.env },
     stdio: ["pipe", options.stdio ?? "pipe", "pipe"],
   });
@@ -123,8 +121,6 @@ export function lifeline(
   });
   return proc;
 }
-
-export { BIN };
 
 export interface RunResult {
   code: number | null;
