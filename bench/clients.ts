@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { Duplex } from "node:stream";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { ClientRunner } from "../src/client/runner.js";
+import type { Verification } from "../src/client/verify.js";
 import { EventLog } from "../src/ops/log.js";
 import { countOf } from "./stats.js";
 import { header } from "./target.js";
@@ -101,6 +102,9 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
   });
 
   const tokens = new Map<string, Uint8Array>();
+  // One trust configuration for all sessions, as `lifeline connect` has: the dialer keeps one TLS
+  // context per Verification object, so a new object per session would build 10,000 of them.
+  const verifications = new Map<string, Verification>();
   const openOne = async (command: OpenCommand, i: number): Promise<void> => {
     const port = command.ports[i % command.ports.length] as number;
     if (command.kind === "tls") {
@@ -127,12 +131,18 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
       token = new TextEncoder().encode(line);
       tokens.set(tokenFile, token);
     }
+    const pin = command.pin as string;
+    let verification = verifications.get(pin);
+    if (!verification) {
+      verification = { mode: "pin", pin };
+      verifications.set(pin, verification);
+    }
     const h: Held = { resumedAt: 0, resumes: 0 };
     const runner = new ClientRunner(
       {
         server: { host: "127.0.0.1", port },
         target: "default",
-        verification: { mode: "pin", pin: command.pin as string },
+        verification,
         token,
         limits: {},
         dialTimeoutMs: 5000,

@@ -28,6 +28,14 @@ function contextFor(verification: Verification): SecureContext {
   return context;
 }
 
+/**
+ * Once TCP is up, the TLS handshake may take this many times the dial timeout. A server in a
+ * reconnect storm holds new connections until their turn (up to its handshake timeout, 10 s by
+ * default) rather than refusing them; a client that gave up sooner would only start again at the
+ * back of the queue, and every new attempt costs both sides a connection and a TLS start.
+ */
+const TLS_WAIT_FACTOR = 3;
+
 export class UnreachableError extends Error {
   override readonly name = "UnreachableError";
   constructor(
@@ -52,8 +60,9 @@ export interface TlsLink {
 }
 
 /**
- * Connects TCP and TLS within `timeoutMs` (together), without judging the server's certificate:
- * that is for checkPeer or verifyPeer, so that their failures are told apart from network ones.
+ * Connects TCP within `timeoutMs`, then TLS within TLS_WAIT_FACTOR times that, without judging the
+ * server's certificate: that is for checkPeer or verifyPeer, so that their failures are told apart
+ * from network ones.
  */
 export function openTls(server: HostPort, verification: Verification, timeoutMs: number): Promise<TlsLink> {
   return new Promise((resolve, reject) => {
@@ -71,17 +80,17 @@ export function openTls(server: HostPort, verification: Verification, timeoutMs:
       socket.destroy();
       reject(err);
     };
-    const timer = setTimeout(
-      () =>
-        fail(
-          new UnreachableError(
-            `${formatHostPort(server)}: no TLS connection within ${timeoutMs} ms`,
-            "TIMEOUT",
-          ),
-        ),
-      timeoutMs,
-    );
-    socket.once("connect", () => (connectedAt = performance.now()));
+    const giveUp = (ms: number, what: string): NodeJS.Timeout =>
+      setTimeout(
+        () => fail(new UnreachableError(`${formatHostPort(server)}: ${what} within ${ms} ms`, "TIMEOUT")),
+        ms,
+      );
+    let timer = giveUp(timeoutMs, "no TCP connection");
+    socket.once("connect", () => {
+      connectedAt = performance.now();
+      clearTimeout(timer);
+      timer = giveUp(TLS_WAIT_FACTOR * timeoutMs, "connected, but no TLS handshake");
+    });
     socket.once("error", (err: NodeJS.ErrnoException) =>
       fail(new UnreachableError(`${formatHostPort(server)}: ${err.code ?? err.message}`, err.code)),
     );
@@ -93,7 +102,7 @@ export function openTls(server: HostPort, verification: Verification, timeoutMs:
   });
 }
 
-/** Connects within `timeoutMs` (TCP and TLS together) and verifies the server. */
+/** Connects like openTls and verifies the server. */
 export async function dial(
   server: HostPort,
   verification: Verification,

@@ -31,7 +31,7 @@ export interface RunnerConfig {
   verification: Verification;
   token: Uint8Array;
   limits: Partial<SessionLimits>;
-  /** Time allowed for TCP + TLS on one attempt, in milliseconds. */
+  /** Time allowed for the TCP connection of one attempt (TLS then gets three times as long), in milliseconds. */
   dialTimeoutMs: number;
 }
 

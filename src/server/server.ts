@@ -2,8 +2,13 @@
  * `lifeline serve`: the session reliability service. Accepts TLS links, authenticates new
  * sessions, resumes existing ones on new links, and connects channels to configured targets only.
  */
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from "node:net";
 import { createServer, type Server, type TLSSocket } from "node:tls";
-import type { AddressInfo, Socket } from "node:net";
 import {
   AuthMethod,
   LifelineError,
@@ -23,6 +28,7 @@ import type { EventLog } from "../ops/log.js";
 import { SessionTable } from "../ops/session-table.js";
 import type { Health } from "../ops/status-report.js";
 import { nodeEnv } from "../transport/node-env.js";
+import { Admission } from "./admission.js";
 import { FailureLimiter } from "./rate-limit.js";
 import { ServedSession } from "./served-session.js";
 import type { Targets } from "./targets.js";
@@ -49,9 +55,16 @@ export interface ServerConfig {
 /** How many expired session ids are remembered, to answer SESSION_EXPIRED rather than UNKNOWN_SESSION. */
 const EXPIRED_MEMORY = 65536;
 
-/** Connections not yet in a session, per source address and in all: beyond these, new ones are dropped at once. */
+/**
+ * Connections not yet in a session, per source address and in all: beyond these, new ones are
+ * dropped at once. In all, at least as many as there are sessions, since after an outage every
+ * session's client comes back at once.
+ */
 const MAX_UNAUTHENTICATED_PER_ADDRESS = 64;
-const MAX_UNAUTHENTICATED = 4096;
+const MIN_UNAUTHENTICATED = 4096;
+
+/** TLS handshakes (up to HELLO or RESUME) in progress at once; further connections wait their turn. */
+const HANDSHAKES_AT_ONCE = 128;
 
 export class LifelineServer {
   private readonly sessions = new Map<string, ServedSession>();
@@ -62,6 +75,14 @@ export class LifelineServer {
   /** Connections accepted but not yet in a session, by "address:port", and their count per address. */
   private readonly unauthenticated = new Map<string, string>();
   private readonly unauthenticatedPerAddress = new Map<string, number>();
+  private readonly maxUnauthenticated: number;
+  private readonly admission: Admission<Socket>;
+  /** Connections waiting for their turn, each with what restores it for the TLS handshake. */
+  private readonly waiting = new Map<Socket, () => void>();
+  /** Connections ("address:port") whose handshake holds a place in the admission. */
+  private readonly admitted = new Set<string>();
+  /** Accepts TCP connections and hands them to the TLS server when admitted. */
+  private listener: NetServer | undefined;
   private server: Server | undefined;
   private draining = false;
   private tokens: TokenSet;
@@ -76,6 +97,11 @@ export class LifelineServer {
     this.tokens = config.tokens;
     this.failures = new FailureLimiter(
       { maxFailures: config.maxFailuresPerMinute, windowMs: 60_000, maxTracked: 100_000 },
+      nodeEnv.now,
+    );
+    this.maxUnauthenticated = Math.max(MIN_UNAUTHENTICATED, config.maxSessions);
+    this.admission = new Admission(
+      { concurrent: HANDSHAKES_AT_ONCE, maxWaitMs: config.handshakeTimeoutMs },
       nodeEnv.now,
     );
   }
@@ -120,9 +146,10 @@ export class LifelineServer {
       (socket) => this.onLink(socket),
     );
     this.server = server;
+    const listener = createNetServer((raw) => this.onAccepted(raw));
+    this.listener = listener;
     // Before TLS even starts: every unauthenticated connection holds a descriptor, so they are capped.
-    server.maxConnections = this.config.maxSessions + MAX_UNAUTHENTICATED;
-    server.on("connection", (raw: Socket) => this.onAccepted(raw));
+    listener.maxConnections = this.config.maxSessions + this.maxUnauthenticated;
     server.on("tlsClientError", (err, socket) => {
       // With a listener attached, Node leaves the socket open: close it, or silent clients pile up.
       socket.destroy();
@@ -131,7 +158,7 @@ export class LifelineServer {
         error: err.message,
       });
     });
-    return listenOn(server, this.config.listen, this.log, {
+    return listenOn(listener, this.config.listen, this.log, {
       targets: Object.fromEntries([...this.config.targets].map(([name, hp]) => [name, formatHostPort(hp)])),
     });
   }
@@ -171,8 +198,9 @@ export class LifelineServer {
     // Health already says "draining" and new sessions are refused; resumes are still served meanwhile.
     if (drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
     const closed = new Promise<void>((resolve) =>
-      this.server ? this.server.close(() => resolve()) : resolve(),
+      this.listener ? this.listener.close(() => resolve()) : resolve(),
     );
+    for (const raw of this.admission.clear()) raw.destroy();
     for (const socket of this.handshakes) socket.destroy();
     for (const served of [...this.sessions.values()]) {
       served.session.close("GOING_AWAY", "the server is shutting down");
@@ -187,17 +215,56 @@ export class LifelineServer {
     const address = raw.remoteAddress ?? "?";
     const key = peer(raw); // the same key the TLS socket of this connection will give
     const count = this.unauthenticatedPerAddress.get(address) ?? 0;
-    if (count >= MAX_UNAUTHENTICATED_PER_ADDRESS || this.unauthenticated.size >= MAX_UNAUTHENTICATED) {
+    const full = this.unauthenticated.size >= this.maxUnauthenticated;
+    if (count >= MAX_UNAUTHENTICATED_PER_ADDRESS || full) {
       this.log.debug("handshake.failed", "too many unauthenticated connections: dropped", {
         client: key,
-        code: "RATE_LIMITED",
+        code: full ? "SERVER_BUSY" : "RATE_LIMITED",
       });
       raw.destroy();
       return;
     }
     this.unauthenticated.set(key, address);
     this.unauthenticatedPerAddress.set(address, count + 1);
-    raw.once("close", () => this.authenticated(key));
+    raw.once("close", () => {
+      this.authenticated(key);
+      if (this.waiting.delete(raw)) this.admission.leave(raw);
+      this.handshakeEnded(key);
+    });
+    if (this.admission.arrive(raw)) return this.startHandshake(raw);
+    // While it waits, read what the client sends (its TLS hello), to see the close of a client that
+    // gave up, and give it back to the socket for the TLS handshake.
+    const early: Buffer[] = [];
+    const keep = (chunk: Buffer): void => void early.push(chunk);
+    const drop = (): void => void raw.destroy();
+    raw.on("data", keep).on("error", drop);
+    this.waiting.set(raw, () => {
+      raw.off("data", keep).off("error", drop);
+      raw.pause();
+      if (early.length > 0) raw.unshift(Buffer.concat(early));
+    });
+  }
+
+  private startHandshake(raw: Socket): void {
+    this.waiting.get(raw)?.();
+    this.waiting.delete(raw);
+    this.admitted.add(peer(raw));
+    this.server?.emit("connection", raw);
+  }
+
+  /** The handshake of connection `key` got its HELLO or RESUME, or failed: the next may start. */
+  private handshakeEnded(key: string): void {
+    if (!this.admitted.delete(key)) return;
+    const { next, expired } = this.admission.finish();
+    for (const raw of expired) {
+      this.waiting.delete(raw);
+      this.log.debug("handshake.failed", "waited too long for a handshake: dropped", {
+        client: peer(raw),
+        code: "HANDSHAKE_TIMEOUT",
+      });
+      raw.destroy();
+    }
+    if (next) this.startHandshake(next);
   }
 
   /** The connection `key` ("address:port") joined a session or closed: it no longer counts. */
@@ -220,6 +287,7 @@ export class LifelineServer {
       clearTimeout(deadline);
       this.handshakes.delete(socket);
       socket.off("data", onData);
+      this.handshakeEnded(client);
     };
     const refuse = (): void => {
       done();

@@ -159,3 +159,42 @@ test("one address cannot hold more than 64 unauthenticated connections", { timeo
   const client = await startConnect(t, served.port, served);
   assert.equal(await echo(client.port, "still served"), "still served");
 });
+
+test(
+  "beyond 128 handshakes at once, a connection waits its turn (TLS untouched) and is then served",
+  { timeout: 30_000 },
+  async (t) => {
+    const target = createServer((s) => s.pipe(s));
+    const served = await startServe(t, await listen(t, target));
+    // 128 silent connections, 32 from each of four loopback addresses (one address may hold 64),
+    // take every handshake place until they close.
+    const silent: ReturnType<typeof tcpConnect>[] = [];
+    t.after(() => silent.forEach((s) => s.destroy()));
+    for (let i = 0; i < 128; i++) {
+      const socket = tcpConnect({
+        port: served.port,
+        host: "127.0.0.1",
+        localAddress: `127.0.1.${1 + (i % 4)}`,
+      });
+      socket.on("error", () => undefined);
+      silent.push(socket);
+      await new Promise((resolve) => socket.once("connect", resolve));
+    }
+    const waiting = tlsConnect({ port: served.port, host: "127.0.0.1", rejectUnauthorized: false });
+    waiting.on("error", () => undefined);
+    t.after(() => waiting.destroy());
+    let secure = false;
+    const handshake = new Promise((resolve) => waiting.once("secureConnect", resolve)).then(
+      () => (secure = true),
+    );
+    // A handshake takes milliseconds on loopback; this one waits while every place is taken.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(secure, false, "no TLS handshake while 128 are in progress");
+    assert.ok(!waiting.destroyed, "the waiting connection is held open, not dropped");
+    for (const s of silent) s.destroy();
+    await handshake; // its hello, sent while it waited, was kept for the handshake
+    waiting.destroy();
+    const client = await startConnect(t, served.port, served);
+    assert.equal(await echo(client.port, "served"), "served");
+  },
+);

@@ -1,0 +1,44 @@
+/**
+ * The dialer against in-process servers on loopback: a server that accepts TCP at once but starts
+ * TLS late, as `serve` does for connections waiting their turn in a reconnect storm.
+ */
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer as createNetServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createServer as createTlsServer } from "node:tls";
+import { openTls, UnreachableError } from "../../src/client/dialer.js";
+import { ensureCertificate } from "../../src/server/credentials.js";
+import { listen } from "../support/net-fixtures.js";
+
+/** A server that holds each connection `holdMs` before its TLS handshake (forever when undefined). */
+async function lateTls(t: TestContext, holdMs: number | undefined): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), "lifeline-dialer-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { cert, key } = await ensureCertificate(dir);
+  const tls = createTlsServer({ cert, key });
+  const listener = createNetServer((raw) => {
+    raw.on("error", () => undefined);
+    t.after(() => raw.destroy());
+    if (holdMs !== undefined) setTimeout(() => tls.emit("connection", raw), holdMs);
+  });
+  return listen(t, listener);
+}
+
+test("a TLS handshake may take longer than the dial timeout once TCP is up", async (t) => {
+  const port = await lateTls(t, 400);
+  const { socket } = await openTls({ host: "127.0.0.1", port }, { mode: "pin", pin: "unused" }, 200);
+  socket.destroy();
+});
+
+test("a server that never starts TLS is given up on, as unreachable", async (t) => {
+  const port = await lateTls(t, undefined);
+  await assert.rejects(openTls({ host: "127.0.0.1", port }, { mode: "pin", pin: "unused" }, 50), (err) => {
+    assert.ok(err instanceof UnreachableError);
+    assert.equal(err.code, "TIMEOUT");
+    assert.match(err.message, /connected, but no TLS handshake within 150 ms/);
+    return true;
+  });
+});
