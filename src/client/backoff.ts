@@ -7,7 +7,10 @@ export interface BackoffOptions {
   initialMs: number;
   /** Growth factor per attempt. */
   factor: number;
-  /** Upper bound on any delay, in milliseconds. Attempts are cheap; users want to be back fast. */
+  /**
+   * Upper bound on any delay, in milliseconds. Attempts are cheap; users want to be back fast: after
+   * a long outage the link is used again within this cap plus a handshake (under 1 s in all).
+   */
   maxMs: number;
   /** Relative jitter: each delay is scaled by a random factor in [1 - jitter, 1 + jitter]. */
   jitter: number;
@@ -16,7 +19,7 @@ export interface BackoffOptions {
 export const DEFAULT_BACKOFF: Readonly<BackoffOptions> = {
   initialMs: 100,
   factor: 1.6,
-  maxMs: 1000,
+  maxMs: 600,
   jitter: 0.2,
 };
 

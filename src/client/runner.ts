@@ -1,6 +1,6 @@
 /**
  * One client session: dials, completes the handshake, carries channels, and after every link loss
- * reconnects (at once, then with jittered backoff capped at 1 s) until the session resumes or its
+ * reconnects (at once, then with jittered backoff capped at 600 ms) until the session resumes or its
  * timeout runs out.
  */
 import { randomInt } from "node:crypto";

@@ -50,7 +50,9 @@ test("targets are names bound to fixed addresses, with a default", () => {
   assert.throws(() => parseTargets(["bad name=1.2.3.4:1"]), /must match/);
 });
 
-test("reconnect backoff: at once, then growing with jitter, never above the 1 s cap", () => {
+test("reconnect backoff: at once, then growing with jitter, never above the 600 ms cap", () => {
+  // A restored link must carry data again within 1 s: the cap plus a handshake.
+  assert.equal(DEFAULT_BACKOFF.maxMs, 600);
   assert.equal(
     backoffDelay(0, () => 0.5),
     0,
