@@ -21,6 +21,12 @@ const WINDOW_SLACK = 64 * 1024;
 /** Most control frames queued for the link; a peer that makes us owe more is not reading what we send. */
 const MAX_QUEUED_CONTROL = 16_384;
 
+/**
+ * The server PINGs once per this many keepalive intervals, only to measure the round trip: the
+ * client's PINGs, each answered, already prove the link alive in both directions.
+ */
+const SERVER_PING_INTERVALS = 10;
+
 /** Bytes of frames `pollTransmit` returns per call by default: enough for throughput, small enough to interleave. */
 export const DEFAULT_TRANSMIT_QUANTUM = 256 * 1024;
 
@@ -229,7 +235,7 @@ export abstract class Session implements BudgetWaiter {
     } else if (link && this.params && this.current === SessionState.Established) {
       if (now >= link.lastReceivedAt + this.params.deadAfterMs) {
         this.dropLink("link-dead");
-      } else if (now >= link.lastPingAt + this.params.keepaliveIntervalMs) {
+      } else if (now >= link.lastPingAt + this.pingIntervalMs(this.params)) {
         this.sendPing();
       }
     }
@@ -261,7 +267,7 @@ export abstract class Session implements BudgetWaiter {
       at = Math.min(
         at,
         link.lastReceivedAt + this.params.deadAfterMs,
-        link.lastPingAt + this.params.keepaliveIntervalMs,
+        link.lastPingAt + this.pingIntervalMs(this.params),
       );
     }
     if (this.isWithoutLink() && this.params) {
@@ -333,6 +339,13 @@ export abstract class Session implements BudgetWaiter {
     assertTransition(from, to);
     this.current = to;
     this.emit({ type: "state", from, to });
+  }
+
+  /** Time between this side's PINGs on an established link (docs/PROTOCOL.md, section 10). */
+  private pingIntervalMs(params: ServerParams): number {
+    return this.role === "client"
+      ? params.keepaliveIntervalMs
+      : params.keepaliveIntervalMs * SERVER_PING_INTERVALS;
   }
 
   protected sendPing(): void {
