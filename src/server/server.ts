@@ -219,10 +219,10 @@ export class LifelineServer {
     const done = (): void => {
       clearTimeout(deadline);
       this.handshakes.delete(socket);
-      socket.off("data", onData);
     };
     const refuse = (): void => {
       done();
+      socket.off("data", onData);
       const failure = link.failure as LifelineError;
       this.log.info("handshake.failed", `link refused: ${failure.message}`, { client, code: failure.code });
       finish(socket, link.takeOutput());
@@ -236,6 +236,10 @@ export class LifelineServer {
       // Synchronous hand-over: the next "data" event already goes to the session's pump.
       if (request.kind === "hello") this.onHello(socket, link, request, client);
       else this.onResume(socket, link, request, client, acceptedAt);
+      // Let go of the handshake (its closures hold the link, the HELLO and a timer) for as long as the
+      // session lives. After the pump has added its own listeners: removing an event's last listener
+      // would turn the socket's listener table into a slow dictionary.
+      socket.off("data", onData).off("close", done);
     };
     // Timers may fire a little before the monotonic clock agrees; re-arm until the deadline has passed.
     const check = (): void => {
@@ -245,7 +249,7 @@ export class LifelineServer {
     };
     let deadline = setTimeout(check, this.config.handshakeTimeoutMs);
     socket.on("data", onData);
-    socket.on("error", () => socket.destroy());
+    socket.on("error", destroySocket);
     socket.once("close", done);
   }
 
@@ -352,6 +356,11 @@ function peer(socket: { remoteAddress?: string | undefined; remotePort?: number 
   return socket.remoteAddress
     ? formatHostPort({ host: socket.remoteAddress, port: socket.remotePort ?? 0 })
     : "unknown";
+}
+
+/** An "error" listener that holds nothing (a closure here would keep the handshake's state alive). */
+function destroySocket(this: TLSSocket): void {
+  this.destroy();
 }
 
 /** Writes the last bytes and closes; a peer that never reads is cut after a grace period. */
