@@ -63,11 +63,15 @@ export abstract class Session implements BudgetWaiter {
   private linkSeq = 0;
   private bufferedBytes = 0;
   private pendingPong: number | undefined;
+  // Channel scheduling, each set created when first needed: most idle sessions never need them, and a
+  // server holds thousands of idle sessions.
   /** Channels with frames to send; Set order gives round-robin fairness. */
-  private readonly ready = new Set<Channel>();
-  private readonly blocked = new Set<Channel>();
-  private readonly ackNow = new Set<Channel>();
-  private readonly ackLater = new Set<Channel>();
+  private ready: Set<Channel> | undefined;
+  /** Channels whose writer was refused budget and waits for "writable". */
+  private blocked: Set<Channel> | undefined;
+  /** Channels that owe the peer an ACK at the next transmit, or at `ackDeadline`. */
+  private ackNow: Set<Channel> | undefined;
+  private ackLater: Set<Channel> | undefined;
   private ackDeadline = Infinity;
 
   protected constructor(
@@ -83,7 +87,7 @@ export abstract class Session implements BudgetWaiter {
 
   /** Part of BudgetWaiter: room may be back in the shared budget. */
   wake(): void {
-    if (this.isClosed() || this.blocked.size === 0) return;
+    if (this.isClosed() || !this.blocked?.size) return;
     this.releaseBlocked();
     if (this.blocked.size > 0) this.shared?.waitForRoom(this);
     this.onWake?.();
@@ -182,7 +186,7 @@ export abstract class Session implements BudgetWaiter {
       this.markReady(ch);
     }
     if (n < bytes.length) {
-      this.blocked.add(ch);
+      (this.blocked ??= new Set()).add(ch);
       this.shared?.waitForRoom(this);
     }
     return n;
@@ -240,8 +244,11 @@ export abstract class Session implements BudgetWaiter {
       }
     }
     if (this.ackDeadline <= now) {
-      for (const ch of this.ackLater) this.ackNow.add(ch);
-      this.ackLater.clear();
+      if (this.ackLater) {
+        const ackNow = (this.ackNow ??= new Set());
+        for (const ch of this.ackLater) ackNow.add(ch);
+        this.ackLater.clear();
+      }
       this.ackDeadline = Infinity;
     }
     if (this.isWithoutLink() && this.params) {
@@ -298,16 +305,19 @@ export abstract class Session implements BudgetWaiter {
     for (const frame of this.control) put(frame);
     this.control = [];
     if (!this.canSendChannelFrames()) return out;
-    for (const ch of this.ackNow) put(this.ackFrame(ch));
-    this.ackNow.clear();
-    while (bytes < maxBytes) {
-      const ch = firstOf(this.ready);
+    if (this.ackNow) {
+      for (const ch of this.ackNow) put(this.ackFrame(ch));
+      this.ackNow.clear();
+    }
+    const ready = this.ready;
+    while (ready && bytes < maxBytes) {
+      const ch = firstOf(ready);
       if (!ch) break;
-      this.ready.delete(ch);
+      ready.delete(ch);
       const frame = ch.nextFrame();
       if (!frame) continue;
       put(frame);
-      if (ch.hasSendable) this.ready.add(ch);
+      if (ch.hasSendable) ready.add(ch);
     }
     return out;
   }
@@ -368,9 +378,9 @@ export abstract class Session implements BudgetWaiter {
     this.raw = [];
     this.control = [];
     this.pendingPong = undefined;
-    this.ready.clear();
-    this.ackNow.clear();
-    this.ackLater.clear();
+    this.ready?.clear();
+    this.ackNow?.clear();
+    this.ackLater?.clear();
     this.ackDeadline = Infinity;
     if (reason === "replaced") {
       // Tell whoever still holds the old link (a stale copy of the client) why it is being cut.
@@ -400,7 +410,7 @@ export abstract class Session implements BudgetWaiter {
   }
 
   protected markReady(ch: Channel): void {
-    if (this.canSendChannelFrames() && ch.hasSendable) this.ready.add(ch);
+    if (this.canSendChannelFrames() && ch.hasSendable) (this.ready ??= new Set()).add(ch);
   }
 
   protected addChannel(ch: Channel): void {
@@ -512,10 +522,10 @@ export abstract class Session implements BudgetWaiter {
       if (!ch.isReset) this.emit({ type: "channel-reset", channel: ch.id, code, remote });
     }
     this.channels.clear();
-    this.ready.clear();
-    this.blocked.clear();
-    this.ackNow.clear();
-    this.ackLater.clear();
+    this.ready?.clear();
+    this.blocked?.clear();
+    this.ackNow?.clear();
+    this.ackLater?.clear();
     this.ackDeadline = Infinity;
     this.free(this.bufferedBytes);
     this.shared?.forget(this);
@@ -629,10 +639,10 @@ export abstract class Session implements BudgetWaiter {
 
   private ackSoon(ch: Channel, now: boolean): void {
     if (now) {
-      this.ackLater.delete(ch);
-      this.ackNow.add(ch);
-    } else if (!this.ackNow.has(ch)) {
-      this.ackLater.add(ch);
+      this.ackLater?.delete(ch);
+      (this.ackNow ??= new Set()).add(ch);
+    } else if (!this.ackNow?.has(ch)) {
+      (this.ackLater ??= new Set()).add(ch);
       this.ackDeadline = Math.min(this.ackDeadline, this.env.now() + this.limits.ackDelayMs);
     }
   }
@@ -651,7 +661,7 @@ export abstract class Session implements BudgetWaiter {
 
   /** Forgets a channel; an ACK it still owes the peer is sent first. */
   protected retire(ch: Channel): void {
-    if ((this.ackNow.has(ch) || this.ackLater.has(ch)) && this.canSendChannelFrames()) {
+    if ((this.ackNow?.has(ch) || this.ackLater?.has(ch)) && this.canSendChannelFrames()) {
       this.control.push(this.ackFrame(ch));
     }
     this.release(ch);
@@ -663,10 +673,10 @@ export abstract class Session implements BudgetWaiter {
     const freed = ch.out.buffered;
     this.free(freed);
     ch.out.ack(ch.out.written);
-    this.ready.delete(ch);
-    this.blocked.delete(ch);
-    this.ackNow.delete(ch);
-    this.ackLater.delete(ch);
+    this.ready?.delete(ch);
+    this.blocked?.delete(ch);
+    this.ackNow?.delete(ch);
+    this.ackLater?.delete(ch);
     if (freed > 0) this.releaseBlocked();
   }
 
@@ -697,9 +707,11 @@ export abstract class Session implements BudgetWaiter {
 
   protected releaseBlocked(): void {
     if (this.bufferedBytes >= this.limits.sendBudget) return;
-    for (const ch of this.blocked) {
+    const blocked = this.blocked;
+    if (!blocked) return;
+    for (const ch of blocked) {
       if (this.room(ch) > 0) {
-        this.blocked.delete(ch);
+        blocked.delete(ch);
         this.emit({ type: "writable", channel: ch.id });
       }
     }
