@@ -8,11 +8,11 @@ import { formatHostPort } from "../ops/address.js";
 import type { EventLog } from "../ops/log.js";
 import type { TrackedSession } from "../ops/session-table.js";
 import { nodeEnv } from "../transport/node-env.js";
-import { SessionPump } from "../transport/session-pump.js";
+import { SessionPump, type PumpHooks } from "../transport/session-pump.js";
 import type { SessionStats } from "../transport/session-stats.js";
 import type { Targets } from "./targets.js";
 
-export class ServedSession implements TrackedSession {
+export class ServedSession implements TrackedSession, PumpHooks {
   readonly id: string;
   readonly pump: SessionPump;
   client: string;
@@ -30,10 +30,7 @@ export class ServedSession implements TrackedSession {
   ) {
     this.id = toHex(session.sessionId);
     this.client = client;
-    this.pump = new SessionPump(session, {
-      onEvent: (event) => this.onEvent(event),
-      onBackpressure: (channel, paused) => this.onBackpressure(channel, paused),
-    });
+    this.pump = new SessionPump(session, this);
   }
 
   get peer(): string {
@@ -44,7 +41,7 @@ export class ServedSession implements TrackedSession {
     return this.pump.stats;
   }
 
-  private onEvent(event: SessionEvent): void {
+  onEvent(event: SessionEvent): void {
     const session = this.id;
     switch (event.type) {
       case "established":
@@ -98,7 +95,7 @@ export class ServedSession implements TrackedSession {
     }
   }
 
-  private onBackpressure(channel: number, paused: boolean): void {
+  onBackpressure(channel: number, paused: boolean): void {
     const fields = { session: this.id, channel, buffered: this.session.bufferedTotal };
     if (paused) this.log.info("buffer.full", "send buffer full: reading from the target paused", fields);
     else this.log.info("buffer.released", "send buffer has room: reading from the target resumed", fields);

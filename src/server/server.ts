@@ -265,7 +265,8 @@ export class LifelineServer {
         `authentication method ${hello.authMethod} is not supported`,
       );
     }
-    if (!this.tokens.accepts(hello.authData)) {
+    const tokenDigest = this.tokens.match(hello.authData);
+    if (!tokenDigest) {
       this.failures.recordFailure(address);
       this.log.warn("auth.failed", "authentication failed: token not accepted", { client });
       return this.refuse(socket, link, "AUTH_FAILED", "token not accepted", true);
@@ -290,8 +291,8 @@ export class LifelineServer {
       this.config.targets,
       this.log,
       client,
-      TokenSet.digest(hello.authData),
-      (s, code) => this.forget(s, code),
+      tokenDigest,
+      this.forget,
     );
     this.sessions.set(served.id, served);
     this.table.add(served);
@@ -340,7 +341,8 @@ export class LifelineServer {
     finish(socket, link.takeOutput());
   }
 
-  private forget(served: ServedSession, code: string): void {
+  /** A session closed. One function for all of them, not a closure each. */
+  private readonly forget = (served: ServedSession, code: string): void => {
     this.sessions.delete(served.id);
     this.table.remove(served, code);
     if (code !== "SESSION_EXPIRED") return;
@@ -349,7 +351,7 @@ export class LifelineServer {
       const oldest = this.expired.values().next().value;
       if (oldest !== undefined) this.expired.delete(oldest);
     }
-  }
+  };
 }
 
 function peer(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {

@@ -79,7 +79,7 @@ export class SessionPump {
       this.session.linkDown(id);
       this.service();
     };
-    socket.once("close", down);
+    socket.on("close", down);
     socket.on("error", () => socket.destroy());
     socket.on("drain", () => {
       if (this.link?.id === id) this.link.blocked = false;
