@@ -197,7 +197,8 @@ export class LifelineServer {
     }
     this.unauthenticated.set(key, address);
     this.unauthenticatedPerAddress.set(address, count + 1);
-    raw.once("close", () => this.authenticated(key));
+    // on(), not once(): "close" comes once anyway, and once()'s wrapper would stay for the session's life.
+    raw.on("close", () => this.authenticated(key));
   }
 
   /** The connection `key` ("address:port") joined a session or closed: it no longer counts. */
