@@ -296,14 +296,19 @@ export abstract class Session implements BudgetWaiter {
         bytes += part.length;
       }
     };
-    for (const chunk of this.raw) out.push(chunk);
-    this.raw = [];
+    // Fresh arrays only when there was something: an idle session's transmit is all empties.
+    if (this.raw.length > 0) {
+      for (const chunk of this.raw) out.push(chunk);
+      this.raw = [];
+    }
     if (this.pendingPong !== undefined) {
       put({ kind: "pong", timestamp: this.pendingPong });
       this.pendingPong = undefined;
     }
-    for (const frame of this.control) put(frame);
-    this.control = [];
+    if (this.control.length > 0) {
+      for (const frame of this.control) put(frame);
+      this.control = [];
+    }
     if (!this.canSendChannelFrames()) return out;
     if (this.ackNow) {
       for (const ch of this.ackNow) put(this.ackFrame(ch));
@@ -323,7 +328,8 @@ export abstract class Session implements BudgetWaiter {
   }
 
   /** Events since the last call, in order. */
-  takeEvents(): SessionEvent[] {
+  takeEvents(): readonly SessionEvent[] {
+    if (this.events.length === 0) return NO_EVENTS;
     const out = this.events;
     this.events = [];
     return out;
@@ -717,6 +723,9 @@ export abstract class Session implements BudgetWaiter {
     }
   }
 }
+
+/** What `takeEvents` returns when nothing happened (most calls): one frozen array, not a new one each time. */
+const NO_EVENTS: readonly SessionEvent[] = Object.freeze([]);
 
 function firstOf<T>(set: Set<T>): T | undefined {
   for (const v of set) return v;
