@@ -9,17 +9,17 @@ import { BackpressureLog } from "../ops/backpressure-log.js";
 import type { EventLog } from "../ops/log.js";
 import type { TrackedSession } from "../ops/session-table.js";
 import { nodeEnv } from "../transport/node-env.js";
-import { SessionPump } from "../transport/session-pump.js";
+import { SessionPump, type PumpHooks } from "../transport/session-pump.js";
 import type { SessionStats } from "../transport/session-stats.js";
 import type { Targets } from "./targets.js";
 
-export class ServedSession implements TrackedSession {
+export class ServedSession implements TrackedSession, PumpHooks {
   readonly id: string;
   readonly pump: SessionPump;
   client: string;
   /** When the connection now carrying (or resuming) the session was accepted, in monotonic ms. */
   linkAcceptedAt = 0;
-  private readonly backpressure: BackpressureLog;
+  private backpressure: BackpressureLog | undefined;
 
   constructor(
     readonly session: ServerSession,
@@ -32,14 +32,7 @@ export class ServedSession implements TrackedSession {
   ) {
     this.id = toHex(session.sessionId);
     this.client = client;
-    this.backpressure = new BackpressureLog(log, {
-      full: "send buffer full: reading from the target paused",
-      released: "send buffer has room: reading from the target resumed",
-    });
-    this.pump = new SessionPump(session, {
-      onEvent: (event) => this.onEvent(event),
-      onBackpressure: (channel, paused) => this.onBackpressure(channel, paused),
-    });
+    this.pump = new SessionPump(session, this);
   }
 
   get peer(): string {
@@ -50,7 +43,7 @@ export class ServedSession implements TrackedSession {
     return this.pump.stats;
   }
 
-  private onEvent(event: SessionEvent): void {
+  onEvent(event: SessionEvent): void {
     const session = this.id;
     switch (event.type) {
       case "established":
@@ -104,8 +97,13 @@ export class ServedSession implements TrackedSession {
     }
   }
 
-  private onBackpressure(channel: number, paused: boolean): void {
+  onBackpressure(channel: number, paused: boolean): void {
     const fields = { session: this.id, channel, buffered: this.session.bufferedTotal };
+    // Made on first use: most sessions never fill their buffer.
+    this.backpressure ??= new BackpressureLog(this.log, {
+      full: "send buffer full: reading from the target paused",
+      released: "send buffer has room: reading from the target resumed",
+    });
     this.backpressure.changed(channel, paused, this.session.state === SessionState.Established, fields);
   }
 

@@ -226,7 +226,8 @@ export class LifelineServer {
     }
     this.unauthenticated.set(key, address);
     this.unauthenticatedPerAddress.set(address, count + 1);
-    raw.once("close", () => {
+    // on(), not once(): "close" comes once anyway, and once()'s wrapper would stay for the session's life.
+    raw.on("close", () => {
       this.authenticated(key);
       if (this.waiting.delete(raw)) this.admission.leave(raw);
       this.handshakeEnded(key);
@@ -286,11 +287,11 @@ export class LifelineServer {
     const done = (): void => {
       clearTimeout(deadline);
       this.handshakes.delete(socket);
-      socket.off("data", onData);
       this.handshakeEnded(client);
     };
     const refuse = (): void => {
       done();
+      socket.off("data", onData);
       const failure = link.failure as LifelineError;
       this.log.info("handshake.failed", `link refused: ${failure.message}`, { client, code: failure.code });
       finish(socket, link.takeOutput());
@@ -304,6 +305,10 @@ export class LifelineServer {
       // Synchronous hand-over: the next "data" event already goes to the session's pump.
       if (request.kind === "hello") this.onHello(socket, link, request, client);
       else this.onResume(socket, link, request, client, acceptedAt);
+      // Let go of the handshake (its closures hold the link, the HELLO and a timer) for as long as the
+      // session lives. After the pump has added its own listeners: removing an event's last listener
+      // would turn the socket's listener table into a slow dictionary.
+      socket.off("data", onData).off("close", done);
     };
     // Timers may fire a little before the monotonic clock agrees; re-arm until the deadline has passed.
     const check = (): void => {
@@ -313,7 +318,7 @@ export class LifelineServer {
     };
     let deadline = setTimeout(check, this.config.handshakeTimeoutMs);
     socket.on("data", onData);
-    socket.on("error", () => socket.destroy());
+    socket.on("error", destroySocket);
     socket.once("close", done);
   }
 
@@ -329,7 +334,8 @@ export class LifelineServer {
         `authentication method ${hello.authMethod} is not supported`,
       );
     }
-    if (!this.tokens.accepts(hello.authData)) {
+    const tokenDigest = this.tokens.match(hello.authData);
+    if (!tokenDigest) {
       this.failures.recordFailure(address);
       this.log.warn("auth.failed", "authentication failed: token not accepted", { client });
       return this.refuse(socket, link, "AUTH_FAILED", "token not accepted", true);
@@ -354,8 +360,8 @@ export class LifelineServer {
       this.config.targets,
       this.log,
       client,
-      TokenSet.digest(hello.authData),
-      (s, code) => this.forget(s, code),
+      tokenDigest,
+      this.forget,
     );
     this.sessions.set(served.id, served);
     this.table.add(served);
@@ -404,7 +410,8 @@ export class LifelineServer {
     finish(socket, link.takeOutput());
   }
 
-  private forget(served: ServedSession, code: string): void {
+  /** A session closed. One function for all of them, not a closure each. */
+  private readonly forget = (served: ServedSession, code: string): void => {
     this.sessions.delete(served.id);
     this.table.remove(served, code);
     if (code !== "SESSION_EXPIRED") return;
@@ -413,13 +420,18 @@ export class LifelineServer {
       const oldest = this.expired.values().next().value;
       if (oldest !== undefined) this.expired.delete(oldest);
     }
-  }
+  };
 }
 
 function peer(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
   return socket.remoteAddress
     ? formatHostPort({ host: socket.remoteAddress, port: socket.remotePort ?? 0 })
     : "unknown";
+}
+
+/** An "error" listener that holds nothing (a closure here would keep the handshake's state alive). */
+function destroySocket(this: TLSSocket): void {
+  this.destroy();
 }
 
 /** Writes the last bytes and closes; a peer that never reads is cut after a grace period. */

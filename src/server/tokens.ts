@@ -27,7 +27,18 @@ export class TokenSet {
   }
 
   accepts(token: Uint8Array): boolean {
-    return this.acceptsDigest(digest(token));
+    return this.match(token) !== undefined;
+  }
+
+  /**
+   * The digest this set holds for `token`, or undefined if it is not accepted. Sessions keep it (see
+   * `digest`); handing out this set's own copy lets all the sessions of one token share it.
+   */
+  match(token: Uint8Array): Buffer | undefined {
+    const d = digest(token);
+    let found: Buffer | undefined;
+    for (const known of this.digests) if (timingSafeEqual(known, d)) found = known;
+    return found;
   }
 
   /** The SHA-256 digest of a token, kept by a session so that a revoked token can end it. */

@@ -53,6 +53,7 @@ export class SessionPump {
   private readonly channels = new Map<number, ChannelPipe>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
+  private timerDelay = 0;
   private servicing = false;
   private again = false;
   /**
@@ -84,7 +85,7 @@ export class SessionPump {
       this.session.linkDown(id);
       this.service();
     };
-    socket.once("close", down);
+    socket.on("close", down);
     socket.on("error", () => socket.destroy());
     socket.on("drain", () => {
       if (this.link?.id === id) this.link.blocked = false;
@@ -285,18 +286,26 @@ export class SessionPump {
       return;
     }
     if (at === this.timerAt && this.timer) return;
-    clearTimeout(this.timer);
+    // Node runs longer timeouts after 1 ms: a deadline beyond the maximum is re-armed when this fires.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - nodeEnv.now()));
     this.timerAt = at;
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerAt = Infinity;
-        this.session.tick();
-        this.service();
-      },
-      // Node runs longer timeouts after 1 ms: a deadline beyond the maximum is re-armed when this fires.
-      Math.min(MAX_TIMER_MS, Math.max(0, at - nodeEnv.now())),
-    );
+    if (this.timer && delay === this.timerDelay) {
+      // The usual case on an idle link: a frame just arrived and moved the dead-link deadline to the
+      // same delay from now. Reusing the timer spares a Timeout per frame, which would live long
+      // enough to reach the old generation, where thousands of idle sessions pile up garbage.
+      this.timer.refresh();
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timerDelay = delay;
+    this.timer = setTimeout(this.onTimer, delay);
     this.timer.unref();
   }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    this.session.tick();
+    this.service();
+  };
 }

@@ -53,7 +53,7 @@ function framesOut(chunks: Uint8Array[], preamble = false): Frame[] {
   return new FrameDecoder({ expectPreamble: preamble }).push(concatBytes(chunks));
 }
 
-test("each side pings at the announced interval and measures the round trip from the echo", () => {
+test("the client pings at the announced interval and measures the round trip from the echo", () => {
   const sim = established({ keepaliveIntervalMs: 3000, deadAfterMs: 5000 });
   sim.advance(2999);
   assert.deepEqual(framesOut(sim.client.pollTransmit()), [], "nothing before the interval");
@@ -63,6 +63,37 @@ test("each side pings at the announced interval and measures the round trip from
   const rtts = sim.clientApp.events.filter((e) => e.type === "rtt");
   assert.equal(rtts.length, 1, "the client's PING was answered");
   assert.equal(sim.client.state, SessionState.Established);
+});
+
+test("an idle server answers the client's PINGs without sending its own, and still detects a dead link", () => {
+  const sim = established({ keepaliveIntervalMs: 3000, deadAfterMs: 5000 });
+  const server = sim.server!;
+  for (let i = 0; i < 9; i++) {
+    sim.advance(3000);
+    sim.pump(1 << 20);
+  }
+  const rtts = (app: typeof sim.clientApp): number => app.events.filter((e) => e.type === "rtt").length;
+  assert.equal(rtts(sim.clientApp), 9, "every client PING was answered");
+  assert.equal(rtts(sim.serverApp), 0, "the server sent no PING of its own");
+  assert.equal(server.state, SessionState.Established, "the client's PINGs keep the link alive");
+  sim.advance(3000);
+  sim.pump(1 << 20);
+  sim.pump(1 << 20);
+  assert.equal(rtts(sim.serverApp), 1, "every tenth interval, the server measures the round trip");
+  // Black-hole: nothing is delivered any more; the server's own clock finds the link dead.
+  const link = server.currentLink;
+  sim.env.advance(4999);
+  server.tick();
+  assert.equal(server.state, SessionState.Established);
+  sim.env.advance(1);
+  server.tick();
+  assert.deepEqual(
+    server.takeEvents().filter((e) => e.type === "close-link" || e.type === "suspended"),
+    [
+      { type: "close-link", link },
+      { type: "suspended", reason: "link-dead" },
+    ],
+  );
 });
 
 test("a silent link is declared dead after deadAfter with nothing received, and the session suspends", () => {

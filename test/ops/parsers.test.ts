@@ -99,6 +99,14 @@ test("the token file: one per line, comments and blanks ignored, an empty file r
   assert.equal(tokens.accepts(new TextEncoder().encode("beta")), true);
   assert.equal(tokens.accepts(new TextEncoder().encode("# clients")), false);
   assert.equal(tokens.accepts(new TextEncoder().encode("alph")), false);
+  const alpha = tokens.match(new TextEncoder().encode("alpha"));
+  assert.deepEqual(alpha, TokenSet.digest(new TextEncoder().encode("alpha")));
+  assert.equal(
+    tokens.match(new TextEncoder().encode("alpha")),
+    alpha,
+    "sessions of one token share its digest",
+  );
+  assert.equal(tokens.match(new TextEncoder().encode("alph")), undefined);
   writeFileSync(file, "# nothing\n");
   assert.throws(() => TokenSet.fromFile(file), /empty/);
 });

@@ -91,7 +91,7 @@ export class App {
     }
   }
 
-  handle(events: SessionEvent[]): void {
+  handle(events: readonly SessionEvent[]): void {
     for (const e of events) {
       this.events.push(e);
       switch (e.type) {

@@ -50,21 +50,27 @@ const enum Phase {
   Failed,
 }
 
+/** Nothing to fill: zero bytes long, so every decoder can share it. */
+const NO_PAYLOAD = new Uint8Array(0);
+
 export class FrameDecoder {
   /** The version the peer announced in its preamble, once read. */
   peerVersion: number | undefined;
   /** The error that stopped the decoder, once it has failed. */
   failure: LifelineError | undefined;
 
+  // A server holds a decoder per idle session for as long as the session lives, so buffers are
+  // allocated only for what needs them: a header or payload split across reads.
   private phase: Phase;
   private readonly maxPayload: number;
-  private readonly preamble = new Uint8Array(PREAMBLE_SIZE);
   private preambleFill = 0;
-  private readonly head = new Uint8Array(FRAME_HEADER_SIZE);
+  /** The preamble's version bytes read so far (the magic is checked byte by byte, not kept). */
+  private version = 0;
+  private head: Uint8Array | undefined;
   private headFill = 0;
   private type = 0;
   private channel = 0;
-  private payload = new Uint8Array(0);
+  private payload = NO_PAYLOAD;
   private payloadFill = 0;
   /** DataBytes: stream offset of the next piece, and bytes of the frame still to come. */
   private dataOffset = 0;
@@ -116,13 +122,14 @@ export class FrameDecoder {
           at = pos;
           pos += FRAME_HEADER_SIZE;
         } else {
+          const head = (this.head ??= new Uint8Array(FRAME_HEADER_SIZE));
           const take = Math.min(FRAME_HEADER_SIZE - this.headFill, end - pos);
-          this.head.set(chunk.subarray(pos, pos + take), this.headFill);
+          head.set(chunk.subarray(pos, pos + take), this.headFill);
           this.headFill += take;
           pos += take;
           if (this.headFill < FRAME_HEADER_SIZE) break;
           this.headFill = 0;
-          h = this.head;
+          h = head;
           at = 0;
         }
         const type = h[at] as number;
@@ -157,13 +164,14 @@ export class FrameDecoder {
           this.phase = Phase.Payload;
         }
       } else if (this.phase === Phase.DataOffset) {
+        const head = (this.head ??= new Uint8Array(FRAME_HEADER_SIZE));
         const take = Math.min(8 - this.headFill, end - pos);
-        this.head.set(chunk.subarray(pos, pos + take), this.headFill);
+        head.set(chunk.subarray(pos, pos + take), this.headFill);
         this.headFill += take;
         pos += take;
         if (this.headFill === 8) {
           this.headFill = 0;
-          this.dataOffset = offset(this.head, 0, FrameType.Data);
+          this.dataOffset = offset(head, 0, FrameType.Data);
           this.phase = Phase.DataBytes;
         }
       } else if (this.phase === Phase.DataBytes) {
@@ -182,7 +190,7 @@ export class FrameDecoder {
         if (this.payloadFill === this.payload.length) {
           const frame = parsePayload(this.type, this.channel, this.payload);
           if (frame) frames.push(frame);
-          this.payload = new Uint8Array(0);
+          this.payload = NO_PAYLOAD;
           this.phase = Phase.Header;
         }
       }
@@ -199,10 +207,11 @@ export class FrameDecoder {
           `not a lifeline peer: byte ${this.preambleFill} of the preamble is 0x${byte.toString(16)}`,
         );
       }
-      this.preamble[this.preambleFill++] = byte;
+      if (this.preambleFill >= MAGIC.length) this.version = (this.version << 8) | byte;
+      this.preambleFill++;
     }
     if (this.preambleFill === PREAMBLE_SIZE) {
-      const version = readU16(this.preamble, MAGIC.length);
+      const version = this.version;
       if (version !== PROTOCOL_VERSION) {
         throw new LifelineError(
           "UNSUPPORTED_VERSION",

@@ -35,8 +35,10 @@ export class ServerSession extends Session {
     const params = resolveServerParams(options.params);
     this.params = params;
     this.peerReceiveWindow = hello.receiveWindow;
-    this.sessionId = env.randomBytes(SESSION_ID_SIZE);
-    this.secret = env.randomBytes(RESUME_SECRET_SIZE);
+    // One allocation for both: a server holds them for every session, idle or not.
+    const random = env.randomBytes(SESSION_ID_SIZE + RESUME_SECRET_SIZE);
+    this.sessionId = random.subarray(0, SESSION_ID_SIZE);
+    this.secret = random.subarray(SESSION_ID_SIZE);
     this.attachLink(decoder);
     this.control.push({
       kind: "welcome",

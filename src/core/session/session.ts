@@ -21,6 +21,12 @@ const WINDOW_SLACK = 64 * 1024;
 /** Most control frames queued for the link; a peer that makes us owe more is not reading what we send. */
 const MAX_QUEUED_CONTROL = 16_384;
 
+/**
+ * The server PINGs once per this many keepalive intervals, only to measure the round trip: the
+ * client's PINGs, each answered, already prove the link alive in both directions.
+ */
+const SERVER_PING_INTERVALS = 10;
+
 /** Bytes of frames `pollTransmit` returns per call by default: enough for throughput, small enough to interleave. */
 export const DEFAULT_TRANSMIT_QUANTUM = 256 * 1024;
 
@@ -57,11 +63,15 @@ export abstract class Session implements BudgetWaiter {
   private linkSeq = 0;
   private bufferedBytes = 0;
   private pendingPong: number | undefined;
+  // Channel scheduling, each set created when first needed: most idle sessions never need them, and a
+  // server holds thousands of idle sessions.
   /** Channels with frames to send; Set order gives round-robin fairness. */
-  private readonly ready = new Set<Channel>();
-  private readonly blocked = new Set<Channel>();
-  private readonly ackNow = new Set<Channel>();
-  private readonly ackLater = new Set<Channel>();
+  private ready: Set<Channel> | undefined;
+  /** Channels whose writer was refused budget and waits for "writable". */
+  private blocked: Set<Channel> | undefined;
+  /** Channels that owe the peer an ACK at the next transmit, or at `ackDeadline`. */
+  private ackNow: Set<Channel> | undefined;
+  private ackLater: Set<Channel> | undefined;
   private ackDeadline = Infinity;
 
   protected constructor(
@@ -77,7 +87,7 @@ export abstract class Session implements BudgetWaiter {
 
   /** Part of BudgetWaiter: room may be back in the shared budget. */
   wake(): void {
-    if (this.isClosed() || this.blocked.size === 0) return;
+    if (this.isClosed() || !this.blocked?.size) return;
     this.releaseBlocked();
     if (this.blocked.size > 0) this.shared?.waitForRoom(this);
     this.onWake?.();
@@ -176,7 +186,7 @@ export abstract class Session implements BudgetWaiter {
       this.markReady(ch);
     }
     if (n < bytes.length) {
-      this.blocked.add(ch);
+      (this.blocked ??= new Set()).add(ch);
       this.shared?.waitForRoom(this);
     }
     return n;
@@ -229,13 +239,16 @@ export abstract class Session implements BudgetWaiter {
     } else if (link && this.params && this.current === SessionState.Established) {
       if (now >= link.lastReceivedAt + this.params.deadAfterMs) {
         this.dropLink("link-dead");
-      } else if (now >= link.lastPingAt + this.params.keepaliveIntervalMs) {
+      } else if (now >= link.lastPingAt + this.pingIntervalMs(this.params)) {
         this.sendPing();
       }
     }
     if (this.ackDeadline <= now) {
-      for (const ch of this.ackLater) this.ackNow.add(ch);
-      this.ackLater.clear();
+      if (this.ackLater) {
+        const ackNow = (this.ackNow ??= new Set());
+        for (const ch of this.ackLater) ackNow.add(ch);
+        this.ackLater.clear();
+      }
       this.ackDeadline = Infinity;
     }
     if (this.isWithoutLink() && this.params) {
@@ -261,7 +274,7 @@ export abstract class Session implements BudgetWaiter {
       at = Math.min(
         at,
         link.lastReceivedAt + this.params.deadAfterMs,
-        link.lastPingAt + this.params.keepaliveIntervalMs,
+        link.lastPingAt + this.pingIntervalMs(this.params),
       );
     }
     if (this.isWithoutLink() && this.params) {
@@ -283,31 +296,40 @@ export abstract class Session implements BudgetWaiter {
         bytes += part.length;
       }
     };
-    for (const chunk of this.raw) out.push(chunk);
-    this.raw = [];
+    // Fresh arrays only when there was something: an idle session's transmit is all empties.
+    if (this.raw.length > 0) {
+      for (const chunk of this.raw) out.push(chunk);
+      this.raw = [];
+    }
     if (this.pendingPong !== undefined) {
       put({ kind: "pong", timestamp: this.pendingPong });
       this.pendingPong = undefined;
     }
-    for (const frame of this.control) put(frame);
-    this.control = [];
+    if (this.control.length > 0) {
+      for (const frame of this.control) put(frame);
+      this.control = [];
+    }
     if (!this.canSendChannelFrames()) return out;
-    for (const ch of this.ackNow) put(this.ackFrame(ch));
-    this.ackNow.clear();
-    while (bytes < maxBytes) {
-      const ch = firstOf(this.ready);
+    if (this.ackNow) {
+      for (const ch of this.ackNow) put(this.ackFrame(ch));
+      this.ackNow.clear();
+    }
+    const ready = this.ready;
+    while (ready && bytes < maxBytes) {
+      const ch = firstOf(ready);
       if (!ch) break;
-      this.ready.delete(ch);
+      ready.delete(ch);
       const frame = ch.nextFrame();
       if (!frame) continue;
       put(frame);
-      if (ch.hasSendable) this.ready.add(ch);
+      if (ch.hasSendable) ready.add(ch);
     }
     return out;
   }
 
   /** Events since the last call, in order. */
-  takeEvents(): SessionEvent[] {
+  takeEvents(): readonly SessionEvent[] {
+    if (this.events.length === 0) return NO_EVENTS;
     const out = this.events;
     this.events = [];
     return out;
@@ -335,6 +357,13 @@ export abstract class Session implements BudgetWaiter {
     this.emit({ type: "state", from, to });
   }
 
+  /** Time between this side's PINGs on an established link (docs/PROTOCOL.md, section 10). */
+  private pingIntervalMs(params: ServerParams): number {
+    return this.role === "client"
+      ? params.keepaliveIntervalMs
+      : params.keepaliveIntervalMs * SERVER_PING_INTERVALS;
+  }
+
   protected sendPing(): void {
     if (!this.link) return;
     const now = this.env.now();
@@ -355,9 +384,9 @@ export abstract class Session implements BudgetWaiter {
     this.raw = [];
     this.control = [];
     this.pendingPong = undefined;
-    this.ready.clear();
-    this.ackNow.clear();
-    this.ackLater.clear();
+    this.ready?.clear();
+    this.ackNow?.clear();
+    this.ackLater?.clear();
     this.ackDeadline = Infinity;
     if (reason === "replaced") {
       // Tell whoever still holds the old link (a stale copy of the client) why it is being cut.
@@ -387,7 +416,7 @@ export abstract class Session implements BudgetWaiter {
   }
 
   protected markReady(ch: Channel): void {
-    if (this.canSendChannelFrames() && ch.hasSendable) this.ready.add(ch);
+    if (this.canSendChannelFrames() && ch.hasSendable) (this.ready ??= new Set()).add(ch);
   }
 
   protected addChannel(ch: Channel): void {
@@ -499,10 +528,10 @@ export abstract class Session implements BudgetWaiter {
       if (!ch.isReset) this.emit({ type: "channel-reset", channel: ch.id, code, remote });
     }
     this.channels.clear();
-    this.ready.clear();
-    this.blocked.clear();
-    this.ackNow.clear();
-    this.ackLater.clear();
+    this.ready?.clear();
+    this.blocked?.clear();
+    this.ackNow?.clear();
+    this.ackLater?.clear();
     this.ackDeadline = Infinity;
     this.free(this.bufferedBytes);
     this.shared?.forget(this);
@@ -616,10 +645,10 @@ export abstract class Session implements BudgetWaiter {
 
   private ackSoon(ch: Channel, now: boolean): void {
     if (now) {
-      this.ackLater.delete(ch);
-      this.ackNow.add(ch);
-    } else if (!this.ackNow.has(ch)) {
-      this.ackLater.add(ch);
+      this.ackLater?.delete(ch);
+      (this.ackNow ??= new Set()).add(ch);
+    } else if (!this.ackNow?.has(ch)) {
+      (this.ackLater ??= new Set()).add(ch);
       this.ackDeadline = Math.min(this.ackDeadline, this.env.now() + this.limits.ackDelayMs);
     }
   }
@@ -638,7 +667,7 @@ export abstract class Session implements BudgetWaiter {
 
   /** Forgets a channel; an ACK it still owes the peer is sent first. */
   protected retire(ch: Channel): void {
-    if ((this.ackNow.has(ch) || this.ackLater.has(ch)) && this.canSendChannelFrames()) {
+    if ((this.ackNow?.has(ch) || this.ackLater?.has(ch)) && this.canSendChannelFrames()) {
       this.control.push(this.ackFrame(ch));
     }
     this.release(ch);
@@ -650,10 +679,10 @@ export abstract class Session implements BudgetWaiter {
     const freed = ch.out.buffered;
     this.free(freed);
     ch.out.ack(ch.out.written);
-    this.ready.delete(ch);
-    this.blocked.delete(ch);
-    this.ackNow.delete(ch);
-    this.ackLater.delete(ch);
+    this.ready?.delete(ch);
+    this.blocked?.delete(ch);
+    this.ackNow?.delete(ch);
+    this.ackLater?.delete(ch);
     if (freed > 0) this.releaseBlocked();
   }
 
@@ -684,14 +713,19 @@ export abstract class Session implements BudgetWaiter {
 
   protected releaseBlocked(): void {
     if (this.bufferedBytes >= this.limits.sendBudget) return;
-    for (const ch of this.blocked) {
+    const blocked = this.blocked;
+    if (!blocked) return;
+    for (const ch of blocked) {
       if (this.room(ch) > 0) {
-        this.blocked.delete(ch);
+        blocked.delete(ch);
         this.emit({ type: "writable", channel: ch.id });
       }
     }
   }
 }
+
+/** What `takeEvents` returns when nothing happened (most calls): one frozen array, not a new one each time. */
+const NO_EVENTS: readonly SessionEvent[] = Object.freeze([]);
 
 function firstOf<T>(set: Set<T>): T | undefined {
   for (const v of set) return v;
