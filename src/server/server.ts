@@ -66,6 +66,15 @@ const MIN_UNAUTHENTICATED = 4096;
 /** TLS handshakes (up to HELLO or RESUME) in progress at once; further connections wait their turn. */
 const HANDSHAKES_AT_ONCE = 128;
 
+/**
+ * A connection that waited longer than this for its turn is closed when the turn comes. A client
+ * that gives up closes its connection and leaves the queue by itself, so this is well beyond any
+ * client's patience (connect waits 3 × its 5 s dial timeout): it only drops connections whose
+ * client vanished without closing. Dropping earlier made clients that still waited dial again at
+ * the back of the queue (4,752 wasted dials in a 10,000-session storm against 1,296).
+ */
+const MAX_QUEUE_WAIT_MS = 60_000;
+
 export class LifelineServer {
   private readonly sessions = new Map<string, ServedSession>();
   private readonly expired = new Set<string>();
@@ -101,7 +110,7 @@ export class LifelineServer {
     );
     this.maxUnauthenticated = Math.max(MIN_UNAUTHENTICATED, config.maxSessions);
     this.admission = new Admission(
-      { concurrent: HANDSHAKES_AT_ONCE, maxWaitMs: config.handshakeTimeoutMs },
+      { concurrent: HANDSHAKES_AT_ONCE, maxWaitMs: MAX_QUEUE_WAIT_MS },
       nodeEnv.now,
     );
   }
