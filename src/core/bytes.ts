@@ -58,9 +58,8 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 export function toHex(b: Uint8Array): string {
-  let s = "";
-  for (const x of b) s += x.toString(16).padStart(2, "0");
-  return s;
+  // join() gives one flat string; += would leave a chain of partial strings behind a long-kept id.
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
 export function fromHex(hex: string): Uint8Array {

@@ -121,15 +121,7 @@ export class ServedSession implements TrackedSession, PumpHooks {
     }
     const socket: Socket = connect({ host: target.host, port: target.port, allowHalfOpen: true });
     socket.setNoDelay(true);
-    let connected = false;
-    socket.once("connect", () => {
-      connected = true;
-      this.session.acceptChannel(channel);
-      this.log.info("channel.opened", "channel opened", { session: this.id, channel, target: name });
-      this.pump.service();
-    });
-    socket.once("error", (err) => {
-      if (connected) return;
+    const unreachable = (err: Error): void => {
       this.log.warn("target.unreachable", "target unreachable", {
         session: this.id,
         channel,
@@ -139,7 +131,16 @@ export class ServedSession implements TrackedSession, PumpHooks {
       });
       this.session.reset(channel, "TARGET_UNREACHABLE");
       this.pump.service();
+    };
+    socket.once("connect", () => {
+      // Later failures are the pump's to handle (it aborts the channel); this listener, and what it
+      // holds, need not live as long as the connection.
+      socket.off("error", unreachable);
+      this.session.acceptChannel(channel);
+      this.log.info("channel.opened", "channel opened", { session: this.id, channel, target: name });
+      this.pump.service();
     });
+    socket.once("error", unreachable);
     // Writes from the client are buffered by the socket until it connects.
     this.pump.attachChannel(channel, socket);
   }

@@ -1,0 +1,64 @@
+/**
+ * Target connections on the server: a target that refuses resets only its channel (logged as
+ * `target.unreachable`), and one that fails after it connected aborts only its channel; the session
+ * carries on with the next one.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connect as tcpConnect, createServer, type Socket } from "node:net";
+import { deadPort, listen } from "../support/net-fixtures.js";
+import { startConnect, startServe } from "../support/setup.js";
+
+/** Connects to `port` and resolves once the connection closes, with what arrived. */
+function untilClosed(port: number, write?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect(port, "127.0.0.1");
+    let got = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (d: string) => (got += d));
+    socket.once("connect", () => write && socket.write(write));
+    socket.once("error", reject);
+    socket.once("close", () => resolve(got));
+  });
+}
+
+test("a refusing target resets only its channel", { timeout: 30_000 }, async (t) => {
+  const { serve, port, dir, fingerprint } = await startServe(t, await deadPort());
+  const { connect, port: local } = await startConnect(t, port, { dir, fingerprint });
+  assert.equal(await untilClosed(local, "hello"), "");
+  const record = await serve.waitFor("target.unreachable");
+  assert.equal(record.target, "default");
+  assert.equal(serve.events("session.closed").length, 0, "the session lives on");
+  assert.equal(connect.child.exitCode, null);
+});
+
+test(
+  "a target that fails after connecting aborts its channel, and the next one works",
+  { timeout: 30_000 },
+  async (t) => {
+    let first = true;
+    const target = createServer((socket: Socket) => {
+      if (first) {
+        first = false;
+        socket.once("data", () => socket.resetAndDestroy());
+      } else {
+        socket.pipe(socket);
+      }
+    });
+    const { serve, port, dir, fingerprint } = await startServe(t, await listen(t, target));
+    const { port: local } = await startConnect(t, port, { dir, fingerprint });
+    await untilClosed(local, "hello");
+    assert.equal(serve.events("target.unreachable").length, 0, "it was reachable");
+    const echoed = await new Promise<string>((resolve, reject) => {
+      const socket = tcpConnect(local, "127.0.0.1", () => socket.write("again"));
+      socket.setEncoding("utf8");
+      socket.once("data", (d: string) => {
+        socket.destroy();
+        resolve(d);
+      });
+      socket.once("error", reject);
+    });
+    assert.equal(echoed, "again");
+    assert.equal(serve.events("session.closed").length, 0, "the session lives on");
+  },
+);
