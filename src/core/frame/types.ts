@@ -43,7 +43,7 @@ export interface WelcomeFrame {
   resumeSecret: Uint8Array;
   /** How long the server keeps a session without a link, in milliseconds. */
   sessionTimeoutMs: number;
-  /** Each side sends a PING at this interval, in milliseconds. */
+  /** The client sends a PING at this interval, in milliseconds; the server answers each (PROTOCOL.md, section 10). */
   keepaliveIntervalMs: number;
   /** A link on which nothing arrives for this long is dead, in milliseconds. */
   deadAfterMs: number;

@@ -22,7 +22,7 @@ export interface SessionLimits {
 export interface ServerParams {
   /** How long a session outlives its link, in milliseconds (Citrix's default is 180 s). */
   sessionTimeoutMs: number;
-  /** PING interval of both sides, in milliseconds. */
+  /** The client's PING interval, in milliseconds; the server answers, and PINGs only every tenth interval. */
   keepaliveIntervalMs: number;
   /** A link on which nothing arrived for this long is dead, in milliseconds. */
   deadAfterMs: number;
