@@ -8,14 +8,21 @@ import { fileURLToPath } from "node:url";
 
 export const BIN = fileURLToPath(new URL("../../../bin/lifeline.js", import.meta.url));
 
-/** The Node flags of the script's first line, e.g. ["--initial-old-space-size=64"]. */
-export const NODE_FLAGS: readonly string[] = (() => {
-  const first = readFileSync(BIN, "utf8").split("\n", 1)[0] ?? "";
-  const words = first.split(/\s+/);
-  return words.slice(words.indexOf("node") + 1);
-})();
+let flags: readonly string[] | undefined;
+
+/**
+ * The Node flags of the script's first line, e.g. ["--initial-old-space-size=64"]. Read when first
+ * needed, not at import: every `lifeline` start imports this module, few spawn lifeline.
+ */
+export function nodeFlags(): readonly string[] {
+  if (!flags) {
+    const words = (readFileSync(BIN, "utf8").split("\n", 1)[0] ?? "").split(/\s+/);
+    flags = words.slice(words.indexOf("node") + 1);
+  }
+  return flags;
+}
 
 /** Arguments for `spawn(process.execPath, …)` that run `lifeline <args>`. */
 export function lifelineArgs(args: readonly string[]): string[] {
-  return [...NODE_FLAGS, BIN, ...args];
+  return [...nodeFlags(), BIN, ...args];
 }

@@ -57,10 +57,11 @@ export class SessionPump {
   private servicing = false;
   private again = false;
   /**
-   * Channel sockets written during this service pass, corked until it ends: the pieces a TLS read
-   * delivers (16 KiB each) then leave in one vectored write instead of one syscall each.
+   * Channel sockets written during this service pass, corked until it ends, so that the pieces of
+   * DATA one read completes (the end of one frame, the start of the next) leave in one vectored
+   * write. Made on first write: an idle session never needs it.
    */
-  private readonly corked = new Set<Duplex>();
+  private corked: Set<Duplex> | undefined;
   readonly stats = new SessionStats(nodeEnv.now());
 
   constructor(
@@ -147,8 +148,8 @@ export class SessionPump {
       } while (this.again || handled > 0);
     } finally {
       this.servicing = false;
-      for (const socket of this.corked) socket.uncork();
-      this.corked.clear();
+      if (this.corked) for (const socket of this.corked) socket.uncork();
+      this.corked?.clear();
     }
     this.arm();
   }
@@ -177,6 +178,7 @@ export class SessionPump {
         }
         const n = event.bytes.length;
         this.stats.unflushed += n;
+        this.corked ??= new Set();
         if (!this.corked.has(pipe.socket)) {
           pipe.socket.cork();
           this.corked.add(pipe.socket);

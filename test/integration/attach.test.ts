@@ -8,7 +8,7 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { deadPort, FaultProxy, listen } from "../support/net-fixtures.js";
-import { BIN, NODE_FLAGS } from "../../src/cli/command.js";
+import { BIN, nodeFlags } from "../../src/cli/command.js";
 import { lifeline, stateDir } from "../support/procs.js";
 import { startServe } from "../support/setup.js";
 import { TmuxTerminal } from "../support/tmux.js";
@@ -44,7 +44,7 @@ async function stage(
   const clientDir = stateDir(t);
   const argv = (args: string[]): string[] => [
     process.execPath,
-    ...NODE_FLAGS,
+    ...nodeFlags(),
     BIN,
     "attach",
     "--pin",

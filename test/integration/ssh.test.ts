@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { FaultProxy, listen, pseudoRandom } from "../support/net-fixtures.js";
-import { BIN, NODE_FLAGS } from "../../src/cli/command.js";
+import { BIN, nodeFlags } from "../../src/cli/command.js";
 import { stateDir } from "../support/procs.js";
 import { startServe } from "../support/setup.js";
 
@@ -68,7 +68,7 @@ test(
     const proxyPort = await listen(t, proxy.server);
     const proxyCommand = [
       process.execPath,
-      ...NODE_FLAGS,
+      ...nodeFlags(),
       BIN,
       "connect",
       "--stdio",

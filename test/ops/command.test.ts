@@ -2,11 +2,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { BIN, lifelineArgs, NODE_FLAGS } from "../../src/cli/command.js";
+import { BIN, lifelineArgs, nodeFlags } from "../../src/cli/command.js";
 
 test("the script's first line gives Node the old-generation floor, and Node accepts every flag", () => {
-  assert.ok(NODE_FLAGS.includes("--initial-old-space-size=64"), `flags: ${NODE_FLAGS.join(" ")}`);
-  execFileSync(process.execPath, [...NODE_FLAGS, "-e", "0"]);
+  assert.ok(nodeFlags().includes("--initial-old-space-size=64"), `flags: ${nodeFlags().join(" ")}`);
+  execFileSync(process.execPath, [...nodeFlags(), "-e", "0"]);
 });
 
 test("run directly (as npx, npm start and systemd do), the script starts through its first line", () => {
@@ -14,5 +14,5 @@ test("run directly (as npx, npm start and systemd do), the script starts through
 });
 
 test("processes lifeline spawns itself get the same flags before the script", () => {
-  assert.deepEqual(lifelineArgs(["serve"]), [...NODE_FLAGS, BIN, "serve"]);
+  assert.deepEqual(lifelineArgs(["serve"]), [...nodeFlags(), BIN, "serve"]);
 });
