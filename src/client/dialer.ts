@@ -30,8 +30,7 @@ function contextFor(verification: Verification): SecureContext {
 
 /**
  * Once TCP is up, the TLS handshake may take this many times the dial timeout. A server in a
- * reconnect storm holds new connections until their turn (up to its handshake timeout, 10 s by
- * default) rather than refusing them; a client that gave up sooner would only start again at the
+ * reconnect storm holds new connections until their turn (up to 60 s) rather than refusing them; a client that gave up sooner would only start again at the
  * back of the queue, and every new attempt costs both sides a connection and a TLS start.
  */
 const TLS_WAIT_FACTOR = 3;
