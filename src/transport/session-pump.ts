@@ -307,6 +307,13 @@ export class SessionPump {
   private readonly onTimer = (): void => {
     this.timer = undefined;
     this.timerAt = Infinity;
+    // Judge the deadline after this turn of the event loop has read its sockets: a process that fell
+    // behind (a reconnect storm keeps one busy for seconds) would otherwise find a link silent whose
+    // frames are waiting unread, declare it dead and make the storm worse with another resume.
+    setImmediate(this.onDue);
+  };
+
+  private readonly onDue = (): void => {
     this.session.tick();
     this.service();
   };

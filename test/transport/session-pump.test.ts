@@ -1,21 +1,36 @@
 /**
  * The pump between a session and application sockets, with a real server and client runner over
- * TLS on loopback, and an application socket whose events the test controls exactly.
+ * TLS on loopback, and an application socket whose events the test controls exactly; and a client
+ * session's pump against a far end the test plays by hand.
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { createServer, type Socket } from "node:net";
+import { createServer, Socket } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Duplex } from "node:stream";
-import { resolveLimits, resolveServerParams } from "../../src/core/index.js";
+import {
+  AuthMethod,
+  ClientSession,
+  concatBytes,
+  encodeFrameBytes,
+  encodePreamble,
+  FrameDecoder,
+  resolveLimits,
+  resolveServerParams,
+  SessionState,
+  type Frame,
+  type SessionEvent,
+} from "../../src/core/index.js";
 import { ClientRunner } from "../../src/client/runner.js";
 import { ensureCertificate } from "../../src/server/credentials.js";
 import { LifelineServer } from "../../src/server/server.js";
 import { TokenSet } from "../../src/server/tokens.js";
 import { EventLog } from "../../src/ops/log.js";
+import { nodeEnv } from "../../src/transport/node-env.js";
+import { SessionPump } from "../../src/transport/session-pump.js";
 import { listen, pseudoRandom } from "../support/net-fixtures.js";
 
 async function setUp(t: TestContext) {
@@ -104,4 +119,65 @@ test("an application socket that fails ends its channel with a reset, and the ca
   app.push("some bytes");
   app.destroy(new Error("EPIPE")); // e.g. stdout closed under `lifeline connect --stdio | head`
   assert.equal(await outcome, "reset");
+});
+
+test("a link is judged dead only after the socket's pending bytes are read: a process that fell behind keeps it", async (t) => {
+  // The far end plays the server by hand, so that it sends exactly what the test says and nothing else.
+  let far!: Socket;
+  const accepted = new Promise<Socket>((resolve) => {
+    const server = createServer((s) => resolve((far = s)));
+    void listen(t, server).then((port) => near.connect(port, "127.0.0.1"));
+  });
+  const near = new Socket();
+  t.after(() => near.destroy());
+  const session = new ClientSession(
+    { authMethod: AuthMethod.BearerToken, authData: new Uint8Array(1) },
+    nodeEnv,
+  );
+  const events: SessionEvent[] = [];
+  const pump = new SessionPump(session, { onEvent: (event) => events.push(event) });
+  t.after(() => pump.dispose());
+  await new Promise((resolve) => near.once("connect", resolve));
+  pump.attachLink(session.linkUp(), near);
+  await accepted;
+  const frames: Frame[] = [];
+  const decoder = new FrameDecoder({ expectPreamble: true });
+  far.on("data", (chunk: Buffer) => frames.push(...decoder.push(chunk)));
+
+  const deadAfterMs = 400;
+  far.write(
+    concatBytes([
+      encodePreamble(1),
+      encodeFrameBytes({
+        kind: "welcome",
+        sessionId: new Uint8Array(16),
+        resumeSecret: new Uint8Array(32),
+        sessionTimeoutMs: 60_000,
+        keepaliveIntervalMs: 300,
+        deadAfterMs,
+        maxChannels: 4,
+        receiveWindow: 65_536,
+      }),
+    ]),
+  );
+  while (session.state !== SessionState.Established) await new Promise((resolve) => setImmediate(resolve));
+
+  // Nothing has come from the far end since WELCOME. It now sends a PING, and this process stays
+  // busy past the dead-link deadline before its event loop gets to read that PING.
+  far.write(encodeFrameBytes({ kind: "ping", timestamp: 7 }));
+  const busyUntil = performance.now() + deadAfterMs + 200;
+  while (performance.now() < busyUntil);
+
+  let closed = false;
+  far.once("close", () => (closed = true));
+  while (!closed && !frames.some((f) => f.kind === "pong" && f.timestamp === 7)) {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(closed, false, "the link was kept");
+  assert.equal(session.state, SessionState.Established);
+  assert.deepEqual(
+    events.filter((e) => e.type === "suspended"),
+    [],
+    "the link was not declared dead",
+  );
 });
