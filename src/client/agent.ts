@@ -48,7 +48,7 @@ export class LifelineAgent {
       address,
       this.log,
       { server: formatHostPort(this.config.server) },
-      "accepting local connections on",
+      { doing: "accepting local connections on" },
     );
   }
 

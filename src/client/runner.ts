@@ -22,7 +22,7 @@ import { nodeEnv } from "../transport/node-env.js";
 import { SessionPump } from "../transport/session-pump.js";
 import type { SessionStats } from "../transport/session-stats.js";
 import { backoffDelay } from "./backoff.js";
-import { dial, UnreachableError } from "./dialer.js";
+import { dial, RESUME_TLS_WAIT_MS, UnreachableError } from "./dialer.js";
 import { SecurityError, type Verification } from "./verify.js";
 
 export interface RunnerConfig {
@@ -31,7 +31,10 @@ export interface RunnerConfig {
   verification: Verification;
   token: Uint8Array;
   limits: Partial<SessionLimits>;
-  /** Time allowed for the TCP connection of one attempt (TLS then gets three times as long), in milliseconds. */
+  /**
+   * Time allowed for the TCP connection of one attempt, in milliseconds. TLS then gets three times as
+   * long on the first connection, and RESUME_TLS_WAIT_MS when resuming.
+   */
   dialTimeoutMs: number;
 }
 
@@ -233,6 +236,7 @@ export class ClientRunner implements TrackedSession {
             this.config.server,
             this.config.verification,
             this.config.dialTimeoutMs,
+            Math.max(RESUME_TLS_WAIT_MS, this.config.dialTimeoutMs),
           );
           if (this.session.state !== SessionState.Suspended) {
             socket.destroy();

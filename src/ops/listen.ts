@@ -6,15 +6,18 @@ import type { EventFields, EventLog } from "./log.js";
 /**
  * Listens on `at` and logs `listening` with the bound address and `fields`; resolves with the
  * bound address (port 0 picks a free port), rejects on a bind error such as a port in use.
+ * `backlog` bounds the connections the kernel holds until they are accepted (it caps the figure at
+ * net.core.somaxconn); Node's default is 511.
  */
 export async function listenOn(
   server: Server,
   at: HostPort,
   log: EventLog,
   fields: EventFields,
-  doing = "listening on",
+  options: { doing?: string; backlog?: number } = {},
 ): Promise<AddressInfo> {
-  await bind(server, () => server.listen(at.port, at.host), formatHostPort(at));
+  const { doing = "listening on", backlog } = options;
+  await bind(server, () => server.listen({ port: at.port, host: at.host, backlog }), formatHostPort(at));
   const bound = server.address() as AddressInfo;
   log.info("listening", `${doing} ${formatHostPort({ host: bound.address, port: bound.port })}`, {
     address: bound.address,

@@ -63,6 +63,14 @@ const EXPIRED_MEMORY = 65536;
 const MAX_UNAUTHENTICATED_PER_ADDRESS = 64;
 const MIN_UNAUTHENTICATED = 4096;
 
+/**
+ * Connections the kernel may hold until they are accepted. After an outage every client dials at
+ * once: with Node's default of 511, the kernel dropped the rest (60,000 listen overflows in a
+ * 10,000-session storm), and each such client waited for a SYN retransmission (1 s, then 3 s, ...)
+ * before it was even queued. The kernel caps this at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 65_535;
+
 /** TLS handshakes (up to HELLO or RESUME) in progress at once; further connections wait their turn. */
 const HANDSHAKES_AT_ONCE = 128;
 
@@ -167,9 +175,15 @@ export class LifelineServer {
         error: err.message,
       });
     });
-    return listenOn(listener, this.config.listen, this.log, {
-      targets: Object.fromEntries([...this.config.targets].map(([name, hp]) => [name, formatHostPort(hp)])),
-    });
+    return listenOn(
+      listener,
+      this.config.listen,
+      this.log,
+      {
+        targets: Object.fromEntries([...this.config.targets].map(([name, hp]) => [name, formatHostPort(hp)])),
+      },
+      { backlog: LISTEN_BACKLOG },
+    );
   }
 
   /**
@@ -306,6 +320,16 @@ export class LifelineServer {
       finish(socket, link.takeOutput());
     };
     const onData = (chunk: Buffer): void => {
+      // The preamble and the session's first frames (WELCOME or RESUMED, and any replay) leave in one
+      // TLS record and one write: a reconnect storm pays for every record and system call.
+      socket.cork();
+      try {
+        handshake(chunk);
+      } finally {
+        socket.uncork();
+      }
+    };
+    const handshake = (chunk: Buffer): void => {
       const request = link.receive(chunk);
       for (const part of link.takeOutput()) socket.write(part);
       if (link.failure) return refuse();
