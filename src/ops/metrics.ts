@@ -89,6 +89,15 @@ export class LifelineMetrics {
         this.inc(table.totals().replayedBytes);
       },
     });
+    new Counter({
+      name: "lifeline_log_lines_dropped_total",
+      help: "Log lines dropped because the reader of stderr fell 16 MiB behind.",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(log.droppedLines);
+      },
+    });
     const globalBuffer = gauges.globalBuffer;
     if (globalBuffer) {
       new Gauge({
