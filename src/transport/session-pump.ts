@@ -87,7 +87,12 @@ export class SessionPump {
       this.service();
     };
     socket.on("close", down);
-    socket.on("error", () => socket.destroy());
+    // A reset is the link's loss at once: "close" only follows once the handle has closed, after
+    // this turn's deadlines, and a busy process would report the reset link as silent instead.
+    socket.on("error", () => {
+      socket.destroy();
+      down();
+    });
     socket.on("drain", () => {
       if (this.link?.id === id) this.link.blocked = false;
       this.service();

@@ -121,15 +121,19 @@ test("an application socket that fails ends its channel with a reset, and the ca
   assert.equal(await outcome, "reset");
 });
 
-test("a link is judged dead only after the socket's pending bytes are read: a process that fell behind keeps it", async (t) => {
-  // The far end plays the server by hand, so that it sends exactly what the test says and nothing else.
-  let far!: Socket;
-  const accepted = new Promise<Socket>((resolve) => {
-    const server = createServer((s) => resolve((far = s)));
-    void listen(t, server).then((port) => near.connect(port, "127.0.0.1"));
-  });
+const DEAD_AFTER_MS = 400;
+
+/**
+ * A client session and its pump on a real socket whose far end the test plays by hand, so that it
+ * sends exactly what the test says and nothing else; established with a dead-after of 400 ms.
+ */
+async function handPlayedServer(t: TestContext) {
   const near = new Socket();
   t.after(() => near.destroy());
+  const accepted = new Promise<Socket>((resolve) => {
+    const server = createServer(resolve);
+    void listen(t, server).then((port) => near.connect(port, "127.0.0.1"));
+  });
   const session = new ClientSession(
     { authMethod: AuthMethod.BearerToken, authData: new Uint8Array(1) },
     nodeEnv,
@@ -139,12 +143,10 @@ test("a link is judged dead only after the socket's pending bytes are read: a pr
   t.after(() => pump.dispose());
   await new Promise((resolve) => near.once("connect", resolve));
   pump.attachLink(session.linkUp(), near);
-  await accepted;
+  const far = await accepted;
   const frames: Frame[] = [];
   const decoder = new FrameDecoder({ expectPreamble: true });
   far.on("data", (chunk: Buffer) => frames.push(...decoder.push(chunk)));
-
-  const deadAfterMs = 400;
   far.write(
     concatBytes([
       encodePreamble(1),
@@ -154,19 +156,28 @@ test("a link is judged dead only after the socket's pending bytes are read: a pr
         resumeSecret: new Uint8Array(32),
         sessionTimeoutMs: 60_000,
         keepaliveIntervalMs: 300,
-        deadAfterMs,
+        deadAfterMs: DEAD_AFTER_MS,
         maxChannels: 4,
         receiveWindow: 65_536,
       }),
     ]),
   );
   while (session.state !== SessionState.Established) await new Promise((resolve) => setImmediate(resolve));
+  return { session, events, far, frames };
+}
 
+/** Keeps this process busy (no event loop turn) until the dead-link deadline has passed. */
+function busyPastDeadline(): void {
+  const until = performance.now() + DEAD_AFTER_MS + 200;
+  while (performance.now() < until);
+}
+
+test("a link is judged dead only after the socket's pending bytes are read: a process that fell behind keeps it", async (t) => {
+  const { session, events, far, frames } = await handPlayedServer(t);
   // Nothing has come from the far end since WELCOME. It now sends a PING, and this process stays
   // busy past the dead-link deadline before its event loop gets to read that PING.
   far.write(encodeFrameBytes({ kind: "ping", timestamp: 7 }));
-  const busyUntil = performance.now() + deadAfterMs + 200;
-  while (performance.now() < busyUntil);
+  busyPastDeadline();
 
   let closed = false;
   far.once("close", () => (closed = true));
@@ -179,5 +190,16 @@ test("a link is judged dead only after the socket's pending bytes are read: a pr
     events.filter((e) => e.type === "suspended"),
     [],
     "the link was not declared dead",
+  );
+});
+
+test("a link reset while the process was busy is reported lost, not dead", async (t) => {
+  const { session, events, far } = await handPlayedServer(t);
+  far.resetAndDestroy();
+  busyPastDeadline();
+  while (session.state === SessionState.Established) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(
+    events.flatMap((e) => (e.type === "suspended" ? [e.reason] : [])),
+    ["link-lost"],
   );
 });
