@@ -11,10 +11,14 @@ import { readFileSync } from "node:fs";
 import { Duplex } from "node:stream";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { ClientRunner } from "../src/client/runner.js";
+import { SessionState } from "../src/core/index.js";
 import type { Verification } from "../src/client/verify.js";
 import { EventLog } from "../src/ops/log.js";
-import { countOf } from "./stats.js";
+import { countOf, sleep } from "./stats.js";
 import { header } from "./target.js";
+
+/** Channels that queue their burst in one turn of the event loop. */
+const SEND_SLICE = 250;
 
 /** Where the streamed bytes come from: one random block, read at a different place by each session. */
 const BLOCK = createHash("sha512")
@@ -90,10 +94,16 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
   const held: Held[] = [];
   const byId = new Map<string, Held>();
   const log = new EventLog("connect", "silent");
-  /** Failed reconnect attempts (dials that did not get a link up). */
+  /** Since the last `settled`: failed reconnect attempts (dials that did not get a link up), links lost. */
   let failedDials = 0;
+  let linksLost = 0;
+  let lastLossAt = 0;
   log.observe((event, fields) => {
     if (event === "link.failed") failedDials++;
+    if (event === "link.lost") {
+      linksLost++;
+      lastLossAt = Date.now();
+    }
     if (event !== "session.resumed") return;
     const h = byId.get(fields.session as string);
     if (!h) return;
@@ -185,10 +195,37 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
       };
     },
 
-    /** Every channel sends `bytes` more bytes (they are queued at once; the session carries them). */
-    send: (command: { bytes: number }) => {
-      for (const stream of streams()) stream.send(command.bytes);
+    /**
+     * Every channel sends `bytes` more bytes, a slice of channels per turn of the event loop: done at
+     * once, queueing 10,000 writes kept this process from its sockets for seconds, and the links
+     * it had not served for that long were found dead before the storm even began.
+     */
+    send: async (command: { bytes: number }) => {
+      const all = streams();
+      for (let at = 0; at < all.length; at += SEND_SLICE) {
+        for (const stream of all.slice(at, at + SEND_SLICE)) stream.send(command.bytes);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       return { at: Date.now() };
+    },
+
+    /**
+     * Resolves once every session is established and no link was lost for `quietMs`, then counts
+     * resumes, failed dials and link losses from zero: what a storm does, apart from what came before.
+     * Answers how many links were lost before.
+     */
+    settled: async (command: { quietMs: number; timeoutMs: number }) => {
+      const sessions = held.filter((h) => h.runner);
+      const start = Date.now();
+      const calm = (): boolean =>
+        Date.now() - lastLossAt >= command.quietMs &&
+        sessions.every((h) => h.runner!.session.state === SessionState.Established);
+      while (!calm() && Date.now() - start < command.timeoutMs) await sleep(50);
+      const before = { linksLost, failedDials, calm: calm() };
+      linksLost = 0;
+      failedDials = 0;
+      for (const h of sessions) h.resumes = 0;
+      return before;
     },
 
     /**
@@ -266,6 +303,7 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
           sessions.filter((h) => h.resumedAt < command.since).map((h) => h.runner!.session.state),
         ),
         failedDials,
+        linksLost,
         times,
       };
     },

@@ -177,7 +177,8 @@ function stormSection(storms: StormFigures[]): string {
     "",
     "Sessions of one light client process (per 10,000) through proxies of 2,500 links each, which reset",
     "every link at once (usable again at once); channels echo a burst queued before the cut and one",
-    "queued just after it. The byte check covers the channels of the sessions that resumed.",
+    "queued just after it. The cut comes once every session is established and no link was lost for",
+    "2 s. The byte check covers the channels of the sessions that resumed.",
     "",
     table(
       ["figure", ...storms.map((s) => `${fixed(s.sessions)} sessions`)],
@@ -193,8 +194,10 @@ function stormSection(storms: StormFigures[]): string {
         row("bytes the target received (all channels)", (s) => fixed(s.targetReceived)),
         row("channels short / differing (hash)", (s) => `${s.incomplete} / ${s.mismatched}`),
         row("bytes lost", (s) => fixed(s.lost)),
+        row("links lost before the cut (the cut waits for calm)", (s) => fixed(s.linksLostBefore)),
+        row("links lost from the cut on (1 per session: none lost twice)", (s) => fixed(s.linksLost)),
         row("failed dials while reconnecting", (s) => fixed(s.failedDials)),
-        row("resumes performed by serve", (s) => fixed(s.serverResumes)),
+        row("resumes performed by serve from the cut on", (s) => fixed(s.serverResumes)),
         row("CPU s, cut → all resumed: serve", (s) => fixed(s.cpuS.serve, 1)),
         row(
           "CPU s, cut → all resumed: light clients, proxies",

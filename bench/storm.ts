@@ -3,9 +3,10 @@
  * 2,500 links each, spreading their upstream connections over many 127.x source addresses). The
  * sessions belong to light clients (clients.ts), one process per 10,000 sessions, each with its own
  * proxies. As many sessions as the server's open-file limit allows also carry a channel to the
- * target's echo mode. Each channel streams a burst and checks it came back; then every channel
- * queues another burst and every proxy resets all its links at once (links are usable again at
- * once), and every channel queues a third burst while the sessions resume. The figures: time from
+ * target's echo mode. Each channel streams a burst and checks it came back; then, once every session
+ * is established and no link was lost for 2 s, every channel queues another burst and every proxy
+ * resets all its links at once (links are usable again at once), and every channel queues a third
+ * burst while the sessions resume. The figures: time from
  * the cut until the last session resumed (and the median), until every echo was complete, and the
  * byte check: what each channel got back hashes to what it sent, and the target received exactly
  * what was sent, so no byte was lost, doubled or reordered either way.
@@ -39,7 +40,11 @@ export interface StormFigures {
   mismatched: number;
   targetReceived: number;
   lost: number | undefined;
-  /** Dials that failed while reconnecting, and resumes the server performed (more than one per session is wasted work). */
+  /** Links lost and resumed before the cut (the storm waits until every session is established). */
+  linksLostBefore: number;
+  /** Links the clients lost from the cut on: one per session, more if resumed links were lost again. */
+  linksLost: number;
+  /** From the cut on: dials that failed while reconnecting, and resumes the server performed (more than one per session is wasted work). */
   failedDials: number;
   serverResumes: number;
   /** CPU seconds from the cut until all had resumed, by process kind. */
@@ -73,8 +78,15 @@ interface Echoed {
   notResumed: number;
 }
 
+interface Settled {
+  calm: boolean;
+  linksLost: number;
+  failedDials: number;
+}
+
 interface Resumed {
   resumed: number;
+  linksLost: number;
   closed: number;
   closeCodes: string[];
   times: number[];
@@ -138,6 +150,13 @@ export async function benchStorm(sessions: number, progress: (line: string) => v
       `storm: first burst back on ${sum(first, (e) => e.channels - e.incomplete)}/${withChannel} channels`,
     );
 
+    // The storm starts from a calm state: every session established, no link lost for 2 s.
+    const settled = await all<Settled>({ cmd: "settled", quietMs: 2000, timeoutMs: 60_000 });
+    const lostBefore = sum(settled, (s) => s.linksLost);
+    progress(
+      `storm: ${settled.every((s) => s.calm) ? "settled" : "NOT settled within 60 s"}; ` +
+        `${lostBefore} links lost and resumed before the cut, ${sum(settled, (s) => s.failedDials)} failed dials`,
+    );
     await all({ cmd: "send", bytes: BURST });
     const pids = [serve.proc, ...clients, ...proxies].map((p) => p.child.pid!);
     const cpuBefore = pids.map((pid) => cpuSeconds([pid]));
@@ -174,7 +193,9 @@ export async function benchStorm(sessions: number, progress: (line: string) => v
       lost:
         sum(echoed, (e) => e.notResumed) > 0 ? sent - received : sent - received + (sent - targetReceived),
       failedDials: sum(resumed, (r) => r.failedDials),
-      serverResumes: serve.proc.events("session.resumed").length,
+      linksLostBefore: lostBefore,
+      linksLost: sum(resumed, (r) => r.linksLost),
+      serverResumes: serve.proc.events("session.resumed").filter((r) => (r.time as number) >= cutAt).length,
       cpuS: {
         serve: cpu[0]!,
         clients: sum(cpu.slice(1, 1 + groups), (x) => x),
