@@ -153,8 +153,10 @@ export class SessionPump {
       } while (this.again || handled > 0);
     } finally {
       this.servicing = false;
-      if (this.corked) for (const socket of this.corked) socket.uncork();
-      this.corked?.clear();
+      if (this.corked && this.corked.size > 0) {
+        for (const socket of this.corked) socket.uncork();
+        this.corked.clear();
+      }
     }
     this.arm();
   }

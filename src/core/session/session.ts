@@ -310,7 +310,7 @@ export abstract class Session implements BudgetWaiter {
       this.control = [];
     }
     if (!this.canSendChannelFrames()) return out;
-    if (this.ackNow) {
+    if (this.ackNow && this.ackNow.size > 0) {
       for (const ch of this.ackNow) put(this.ackFrame(ch));
       this.ackNow.clear();
     }
