@@ -9,6 +9,18 @@ test("the script's first line gives Node the old-generation floor, and Node acce
   execFileSync(process.execPath, [...nodeFlags(), "-e", "0"]);
 });
 
+test("the script's first line caps the young generation at 8 MiB, however much short-lived data passes", () => {
+  // A sliding window of live objects, as a server's handshakes in a reconnect storm: V8 grows the young
+  // generation to its ceiling (32 MiB without the flag) and keeps it.
+  const script = `
+    const keep = new Array(20000);
+    for (let i = 0; i < 3000000; i++) keep[i % keep.length] = { i, s: "x" + i };
+    const young = require("v8").getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
+    console.log(young.space_size);`;
+  const bytes = Number(execFileSync(process.execPath, [...nodeFlags(), "-e", script]).toString());
+  assert.ok(bytes <= 8 * 2 ** 20, `young generation ${bytes / 2 ** 20} MiB`);
+});
+
 test("run directly (as npx, npm start and systemd do), the script starts through its first line", () => {
   assert.match(execFileSync(BIN, ["--version"]).toString(), /^\d+\.\d+\.\d+/);
 });
