@@ -256,6 +256,33 @@ test("a full send budget short-writes, and an acknowledgement makes the channel 
   assert.ok(sim.clientApp.events.some((e) => e.type === "writable" && e.channel === id));
 });
 
+test("a delayed ACK goes with the answer sent within the delay, and none follows on its own", () => {
+  const sim = established();
+  const id = openOne(sim);
+  const server = sim.server!;
+  const sent: Frame[] = [];
+  const poll = server.pollTransmit.bind(server);
+  server.pollTransmit = (max?: number) => {
+    const out = poll(max);
+    sent.push(...framesOut(out));
+    return out;
+  };
+  sim.client.write(id, new Uint8Array(10));
+  sim.pump(1 << 20);
+  assert.equal(sent.length, 0, "the request's ACK waits (delayed ACK)");
+
+  server.write(id, new Uint8Array(20)); // the answer, within the delay
+  sim.pump(1 << 20);
+  assert.deepEqual(
+    sent.map((f) => (f.kind === "ack" ? `ack ${f.received}` : f.kind)),
+    ["ack 10", "data"],
+    "the ACK went with the answer",
+  );
+  sim.advance(LIMITS.ackDelayMs);
+  sim.pump(1 << 20);
+  assert.equal(sent.length, 2, "no ACK of its own after the delay");
+});
+
 test("GOAWAY stops new channels on both ends", () => {
   const sim = established();
   sim.server!.goAway();

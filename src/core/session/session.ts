@@ -243,14 +243,7 @@ export abstract class Session implements BudgetWaiter {
         this.sendPing();
       }
     }
-    if (this.ackDeadline <= now) {
-      if (this.ackLater) {
-        const ackNow = (this.ackNow ??= new Set());
-        for (const ch of this.ackLater) ackNow.add(ch);
-        this.ackLater.clear();
-      }
-      this.ackDeadline = Infinity;
-    }
+    if (this.ackDeadline <= now) this.ackDelayedNow();
     if (this.isWithoutLink() && this.params) {
       if (now >= this.suspendedAt + this.params.sessionTimeoutMs) {
         this.finish(
@@ -310,6 +303,11 @@ export abstract class Session implements BudgetWaiter {
       this.control = [];
     }
     if (!this.canSendChannelFrames()) return out;
+    // Delayed ACKs go along with whatever else the link carries now, rather than later in a record,
+    // a write and a timer of their own: a request answered within the delay carries its ACK back.
+    if (this.ackLater && this.ackLater.size > 0 && (out.length > 0 || (this.ready && this.ready.size > 0))) {
+      this.ackDelayedNow();
+    }
     if (this.ackNow && this.ackNow.size > 0) {
       for (const ch of this.ackNow) put(this.ackFrame(ch));
       this.ackNow.clear();
@@ -641,6 +639,16 @@ export abstract class Session implements BudgetWaiter {
     const ch = this.channels.get(channel);
     if (!ch || ch.isReset) throw new LifelineError("INVALID_STATE", `channel ${channel} is not open`);
     return ch;
+  }
+
+  /** The delayed ACKs are owed at the next transmit. */
+  private ackDelayedNow(): void {
+    if (this.ackLater && this.ackLater.size > 0) {
+      const ackNow = (this.ackNow ??= new Set());
+      for (const ch of this.ackLater) ackNow.add(ch);
+      this.ackLater.clear();
+    }
+    this.ackDeadline = Infinity;
   }
 
   private ackSoon(ch: Channel, now: boolean): void {
