@@ -14,6 +14,7 @@ import type { Duplex } from "node:stream";
 import type { Session, SessionEvent } from "../core/index.js";
 import { nodeEnv } from "./node-env.js";
 import { SessionStats } from "./session-stats.js";
+import { writeAll } from "./write-all.js";
 
 export interface PumpHooks {
   /** Every event, after the pump has done its part. */
@@ -280,11 +281,7 @@ export class SessionPump {
     while (!link.blocked) {
       const chunks = this.session.pollTransmit();
       if (chunks.length === 0) return;
-      link.socket.cork();
-      let ok = true;
-      for (const chunk of chunks) ok = link.socket.write(chunk);
-      link.socket.uncork();
-      if (!ok) link.blocked = true;
+      if (!writeAll(link.socket, chunks)) link.blocked = true;
     }
   }
 
