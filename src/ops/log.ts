@@ -54,43 +54,54 @@ export type LogLevel = Level | "silent";
 export type EventFields = Record<string, unknown>;
 
 /** Where log lines go: a stream that takes whole lines and reports its errors. */
-export type LogDestination = pino.DestinationStream & NodeJS.EventEmitter;
+export type LogDestination = pino.DestinationStream & {
+  on(event: "error", listener: (err: Error) => void): unknown;
+};
 
 /** Sees every event, whatever the log level: the metrics count events the log may not print. */
 export type EventObserver = (event: EventCode, fields: EventFields, msg: string) => void;
 
 /**
- * Bytes of log lines that may wait for a slow reader of stderr (journald, a pipe). Beyond this,
- * lines are dropped and counted rather than held without bound.
+ * Bytes of log lines that may wait in memory for a slow reader of stderr (journald, a pipe). Beyond
+ * this, lines are dropped and counted rather than held without bound.
  */
 const PENDING_LOG_LIMIT = 16 * 2 ** 20;
+
+/**
+ * stderr as Node writes it (at once while its reader keeps up, so that no line is lost when the
+ * process exits), with at most PENDING_LOG_LIMIT bytes queued for a reader that falls behind: Node
+ * queues them without bound (64 MiB of lines for a stopped reader grew a process by 250 MiB), and
+ * a service must neither wait for its log nor grow because of it.
+ */
+function boundedStderr(onDrop: () => void): LogDestination {
+  const stderr = process.stderr;
+  return {
+    write(line: string): void {
+      if (stderr.writableLength > PENDING_LOG_LIMIT) onDrop();
+      else stderr.write(line);
+    },
+    on(event, listener) {
+      stderr.on(event, listener);
+    },
+  };
+}
 
 export class EventLog {
   private readonly logger: Logger;
   private readonly observers: EventObserver[] = [];
-  /** Log lines dropped because the reader of stderr fell PENDING_LOG_LIMIT behind. */
-  droppedLines = 0;
+  private dropped = 0;
 
-  /** Logs to `destination`, or by default to stderr without blocking (see stderrDestination). */
+  /** Logs to `destination`, by default stderr with a bound on what waits for its reader. */
   constructor(role: string, level: LogLevel = "info", destination?: LogDestination) {
-    const out = destination ?? this.stderrDestination();
+    const out = destination ?? boundedStderr(() => this.dropped++);
     // If whoever reads the log goes away (EPIPE), the service carries on without its log.
     out.on("error", () => undefined);
     this.logger = pino({ level, base: { role }, messageKey: "msg" }, out);
   }
 
-  /**
-   * stderr, written asynchronously: lines that come while a write is in progress leave together in
-   * the next one. Node writes to a pipe synchronously, one system call per line, and blocks while
-   * the reader is behind: in a 10,000-session reconnect storm, serve spent 15 % of its time there.
-   * Whatever is pending is written out when the process exits.
-   */
-  private stderrDestination(): LogDestination {
-    const out = pino.destination({ dest: 2, sync: false, maxLength: PENDING_LOG_LIMIT });
-    out.on("drop", (data: string) => {
-      for (let at = data.indexOf("\n"); at !== -1; at = data.indexOf("\n", at + 1)) this.droppedLines++;
-    });
-    return out;
+  /** Log lines dropped because the reader of stderr fell PENDING_LOG_LIMIT behind. */
+  get droppedLines(): number {
+    return this.dropped;
   }
 
   observe(observer: EventObserver): void {
