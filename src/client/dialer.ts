@@ -32,17 +32,14 @@ function contextFor(verification: Verification): SecureContext {
  * Once TCP is up, the TLS handshake may take this many times the dial timeout: a server in a
  * reconnect storm holds new connections until their turn rather than refusing them.
  */
-const TLS_WAIT_FACTOR = 3;
+export const TLS_WAIT_FACTOR = 3;
 
-/**
- * How long a dial that resumes a session waits for TLS once TCP is up: as long as `serve` may keep a
- * connection waiting for its turn (60 s). A resuming client that gave up sooner only started again
- * at the back of the queue, and each new attempt cost both sides a connection and a TLS start:
- * 5,600 abandoned dials in a 10,000-session storm at three times the dial timeout (15 s). A first
- * connection keeps the shorter wait, so that a port that accepts TCP but never speaks TLS leads to
- * the fallback soon.
- */
-export const RESUME_TLS_WAIT_MS = 60_000;
+export interface DialOptions {
+  /** Time allowed for TLS once TCP is up, in milliseconds (TLS_WAIT_FACTOR times the dial timeout). */
+  tlsWaitMs?: number;
+  /** Aborting it closes the connection and rejects with UnreachableError. */
+  signal?: AbortSignal;
+}
 
 export class UnreachableError extends Error {
   override readonly name = "UnreachableError";
@@ -76,7 +73,7 @@ export function openTls(
   server: HostPort,
   verification: Verification,
   timeoutMs: number,
-  tlsWaitMs = TLS_WAIT_FACTOR * timeoutMs,
+  { tlsWaitMs = TLS_WAIT_FACTOR * timeoutMs, signal }: DialOptions = {},
 ): Promise<TlsLink> {
   return new Promise((resolve, reject) => {
     const servername = isIP(server.host) ? undefined : server.host;
@@ -88,11 +85,15 @@ export function openTls(
       rejectUnauthorized: false,
     });
     let connectedAt = performance.now();
+    const abandoned = (): void =>
+      fail(new UnreachableError(`${formatHostPort(server)}: abandoned`, "ABANDONED"));
     const fail = (err: Error): void => {
       clearTimeout(timer);
+      signal?.removeEventListener("abort", abandoned);
       socket.destroy();
       reject(err);
     };
+    signal?.addEventListener("abort", abandoned);
     const giveUp = (ms: number, what: string): NodeJS.Timeout =>
       setTimeout(
         () => fail(new UnreachableError(`${formatHostPort(server)}: ${what} within ${ms} ms`, "TIMEOUT")),
@@ -109,6 +110,7 @@ export function openTls(
     );
     socket.once("secureConnect", () => {
       clearTimeout(timer);
+      signal?.removeEventListener("abort", abandoned);
       socket.removeAllListeners("error");
       resolve({ socket, handshakeMs: performance.now() - connectedAt });
     });
@@ -120,9 +122,9 @@ export async function dial(
   server: HostPort,
   verification: Verification,
   timeoutMs: number,
-  tlsWaitMs?: number,
+  options: DialOptions = {},
 ): Promise<DialResult> {
-  const { socket } = await openTls(server, verification, timeoutMs, tlsWaitMs);
+  const { socket } = await openTls(server, verification, timeoutMs, options);
   try {
     const note = verifyPeer(socket, server, verification);
     socket.setNoDelay(true);

@@ -22,7 +22,8 @@ import { nodeEnv } from "../transport/node-env.js";
 import { SessionPump } from "../transport/session-pump.js";
 import type { SessionStats } from "../transport/session-stats.js";
 import { backoffDelay } from "./backoff.js";
-import { dial, RESUME_TLS_WAIT_MS, UnreachableError } from "./dialer.js";
+import { dial, UnreachableError } from "./dialer.js";
+import { dialResume } from "./resume-dial.js";
 import { SecurityError, type Verification } from "./verify.js";
 
 export interface RunnerConfig {
@@ -32,8 +33,8 @@ export interface RunnerConfig {
   token: Uint8Array;
   limits: Partial<SessionLimits>;
   /**
-   * Time allowed for the TCP connection of one attempt, in milliseconds. TLS then gets three times as
-   * long on the first connection, and RESUME_TLS_WAIT_MS when resuming.
+   * Time allowed for the TCP connection of one attempt, in milliseconds; TLS then gets three times as
+   * long (when resuming, a new attempt then starts beside the waiting one: see dialResume).
    */
   dialTimeoutMs: number;
 }
@@ -232,11 +233,10 @@ export class ClientRunner implements TrackedSession {
         if (this.session.state !== SessionState.Suspended) return;
         this.dialStartedAt = nodeEnv.now();
         try {
-          const { socket } = await dial(
+          const { socket } = await dialResume(
             this.config.server,
             this.config.verification,
             this.config.dialTimeoutMs,
-            Math.max(RESUME_TLS_WAIT_MS, this.config.dialTimeoutMs),
           );
           if (this.session.state !== SessionState.Suspended) {
             socket.destroy();
