@@ -94,7 +94,7 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
   const held: Held[] = [];
   const byId = new Map<string, Held>();
   const log = new EventLog("connect", "silent");
-  /** Since the last `settled`: failed reconnect attempts (dials that did not get a link up), links lost. */
+  /** Since the last `mark`: failed reconnect attempts (dials that did not get a link up), links lost. */
   let failedDials = 0;
   let linksLost = 0;
   let lastLossAt = 0;
@@ -209,11 +209,7 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
       return { at: Date.now() };
     },
 
-    /**
-     * Resolves once every session is established and no link was lost for `quietMs`, then counts
-     * resumes, failed dials and link losses from zero: what a storm does, apart from what came before.
-     * Answers how many links were lost before.
-     */
+    /** Resolves once every session is established and no link was lost for `quietMs`, or at the timeout. */
     settled: async (command: { quietMs: number; timeoutMs: number }) => {
       const sessions = held.filter((h) => h.runner);
       const start = Date.now();
@@ -221,10 +217,18 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
         Date.now() - lastLossAt >= command.quietMs &&
         sessions.every((h) => h.runner!.session.state === SessionState.Established);
       while (!calm() && Date.now() - start < command.timeoutMs) await sleep(50);
-      const before = { linksLost, failedDials, calm: calm() };
+      return { calm: calm() };
+    },
+
+    /**
+     * Counts resumes, failed dials and link losses from zero, from now on (right before a cut: what a
+     * storm does, apart from what came before); answers the counts so far.
+     */
+    mark: () => {
+      const before = { linksLost, failedDials };
       linksLost = 0;
       failedDials = 0;
-      for (const h of sessions) h.resumes = 0;
+      for (const h of held) h.resumes = 0;
       return before;
     },
 

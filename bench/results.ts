@@ -194,8 +194,11 @@ function stormSection(storms: StormFigures[]): string {
         row("bytes the target received (all channels)", (s) => fixed(s.targetReceived)),
         row("channels short / differing (hash)", (s) => `${s.incomplete} / ${s.mismatched}`),
         row("bytes lost", (s) => fixed(s.lost)),
-        row("links lost before the cut (the cut waits for calm)", (s) => fixed(s.linksLostBefore)),
-        row("links lost from the cut on (1 per session: none lost twice)", (s) => fixed(s.linksLost)),
+        row(
+          "calm before the cut; links lost before it",
+          (s) => `${s.calmBefore ? "yes" : "NO"}; ${fixed(s.linksLostBefore)}`,
+        ),
+        row("links lost from the cut on (one per session if none is lost twice)", (s) => fixed(s.linksLost)),
         row("failed dials while reconnecting", (s) => fixed(s.failedDials)),
         row("resumes performed by serve from the cut on", (s) => fixed(s.serverResumes)),
         row("CPU s, cut → all resumed: serve", (s) => fixed(s.cpuS.serve, 1)),

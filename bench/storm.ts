@@ -40,6 +40,8 @@ export interface StormFigures {
   mismatched: number;
   targetReceived: number;
   lost: number | undefined;
+  /** Whether every session was established, with no link lost for 2 s, before the cut. */
+  calmBefore: boolean;
   /** Links lost and resumed before the cut (the storm waits until every session is established). */
   linksLostBefore: number;
   /** Links the clients lost from the cut on: one per session, more if resumed links were lost again. */
@@ -78,8 +80,7 @@ interface Echoed {
   notResumed: number;
 }
 
-interface Settled {
-  calm: boolean;
+interface Marked {
   linksLost: number;
   failedDials: number;
 }
@@ -151,13 +152,16 @@ export async function benchStorm(sessions: number, progress: (line: string) => v
     );
 
     // The storm starts from a calm state: every session established, no link lost for 2 s.
-    const settled = await all<Settled>({ cmd: "settled", quietMs: 2000, timeoutMs: 60_000 });
-    const lostBefore = sum(settled, (s) => s.linksLost);
-    progress(
-      `storm: ${settled.every((s) => s.calm) ? "settled" : "NOT settled within 60 s"}; ` +
-        `${lostBefore} links lost and resumed before the cut, ${sum(settled, (s) => s.failedDials)} failed dials`,
+    const calm = (await all<{ calm: boolean }>({ cmd: "settled", quietMs: 2000, timeoutMs: 60_000 })).every(
+      (s) => s.calm,
     );
     await all({ cmd: "send", bytes: BURST });
+    const before = await all<Marked>({ cmd: "mark" });
+    const lostBefore = sum(before, (s) => s.linksLost);
+    progress(
+      `storm: ${calm ? "calm" : "NOT calm after 60 s"}; ${lostBefore} links lost and resumed before the cut, ` +
+        `${sum(before, (s) => s.failedDials)} failed dials`,
+    );
     const pids = [serve.proc, ...clients, ...proxies].map((p) => p.child.pid!);
     const cpuBefore = pids.map((pid) => cpuSeconds([pid]));
     const cutAt = Date.now();
@@ -193,6 +197,7 @@ export async function benchStorm(sessions: number, progress: (line: string) => v
       lost:
         sum(echoed, (e) => e.notResumed) > 0 ? sent - received : sent - received + (sent - targetReceived),
       failedDials: sum(resumed, (r) => r.failedDials),
+      calmBefore: calm,
       linksLostBefore: lostBefore,
       linksLost: sum(resumed, (r) => r.linksLost),
       serverResumes: serve.proc.events("session.resumed").filter((r) => (r.time as number) >= cutAt).length,
