@@ -42,19 +42,25 @@ async function server(t: TestContext, holdMs: (i: number) => number | undefined)
   return { port: await listen(t, listener), pin: fingerprint, connections };
 }
 
+/** Dials `served` to resume; answers the client port of the connection that won. */
+async function winner(served: Served, timeoutMs: number): Promise<number | undefined> {
+  const { socket } = await dialResume(
+    { host: "127.0.0.1", port: served.port },
+    { mode: "pin", pin: served.pin },
+    timeoutMs,
+  );
+  const port = socket.localPort;
+  socket.destroy();
+  return port;
+}
+
 const closed = async (connections: Served["connections"]): Promise<void> => {
   while (connections.some((c) => !c.closed)) await new Promise((resolve) => setTimeout(resolve, 10));
 };
 
 test("a connection swallowed before TLS is overtaken by another attempt after 3 × the dial timeout", async (t) => {
   const served = await server(t, (i) => (i === 0 ? undefined : 0));
-  const { socket } = await dialResume(
-    { host: "127.0.0.1", port: served.port },
-    { mode: "pin", pin: served.pin },
-    50,
-  );
-  const won = socket.localPort;
-  socket.destroy();
+  const won = await winner(served, 50);
   assert.equal(served.connections.length, 2);
   assert.equal(won, served.connections[1]!.port, "the second connection won");
   await closed(served.connections.slice(0, 1));
@@ -63,13 +69,7 @@ test("a connection swallowed before TLS is overtaken by another attempt after 3 
 test("a connection waiting its turn is kept: when it is served first it wins, and the later attempts are closed", async (t) => {
   // Every connection waits 400 ms for TLS; with a 50 ms dial timeout, attempts start every 150 ms.
   const served = await server(t, () => 400);
-  const { socket } = await dialResume(
-    { host: "127.0.0.1", port: served.port },
-    { mode: "pin", pin: served.pin },
-    50,
-  );
-  const won = socket.localPort;
-  socket.destroy();
+  const won = await winner(served, 50);
   assert.ok(served.connections.length >= 2, "another attempt started beside the waiting one");
   assert.equal(won, served.connections[0]!.port, "the first connection won");
   await closed(served.connections.slice(1));

@@ -16,7 +16,7 @@ import {
   WIRE_CODES,
   type Frame,
 } from "../../src/core/index.js";
-import { listen } from "../support/net-fixtures.js";
+import { holdHandshakePlaces, listen } from "../support/net-fixtures.js";
 import { startConnect, startServe } from "../support/setup.js";
 
 /** Opens a raw TLS link to the server, writes `bytes`, and returns every frame until the server closes. */
@@ -166,20 +166,8 @@ test(
   async (t) => {
     const target = createServer((s) => s.pipe(s));
     const served = await startServe(t, await listen(t, target));
-    // 128 silent connections, 32 from each of four loopback addresses (one address may hold 64),
-    // take every handshake place until they close.
-    const silent: ReturnType<typeof tcpConnect>[] = [];
-    t.after(() => silent.forEach((s) => s.destroy()));
-    for (let i = 0; i < 128; i++) {
-      const socket = tcpConnect({
-        port: served.port,
-        host: "127.0.0.1",
-        localAddress: `127.0.1.${1 + (i % 4)}`,
-      });
-      socket.on("error", () => undefined);
-      silent.push(socket);
-      await new Promise((resolve) => socket.once("connect", resolve));
-    }
+    // 128 silent connections take every handshake place until they close.
+    const silent = await holdHandshakePlaces(t, served.port, "127.0.1.1");
     const waiting = tlsConnect({ port: served.port, host: "127.0.0.1", rejectUnauthorized: false });
     waiting.on("error", () => undefined);
     t.after(() => waiting.destroy());

@@ -18,7 +18,7 @@ import {
   FrameDecoder,
   PROTOCOL_VERSION,
 } from "../../src/core/index.js";
-import { FaultProxy, listen } from "../support/net-fixtures.js";
+import { FaultProxy, holdHandshakePlaces, listen } from "../support/net-fixtures.js";
 import { startConnect, startServe } from "../support/setup.js";
 
 /** The first token in serve's token file. */
@@ -123,18 +123,7 @@ test(
     await served.serve.waitFor("session.created");
 
     // 128 silent connections take every handshake place of serve for 2 s.
-    const silent: Socket[] = [];
-    t.after(() => silent.forEach((s) => s.destroy()));
-    for (let i = 0; i < 128; i++) {
-      const socket = tcpConnect({
-        port: served.port,
-        host: "127.0.0.1",
-        localAddress: `127.0.2.${1 + (i % 4)}`,
-      });
-      socket.on("error", () => undefined);
-      silent.push(socket);
-      await new Promise((resolve) => socket.once("connect", resolve));
-    }
+    const silent = await holdHandshakePlaces(t, served.port, "127.0.2.1");
     const released = setTimeout(() => silent.forEach((s) => s.destroy()), 2000);
     t.after(() => clearTimeout(released));
 

@@ -25,6 +25,29 @@ export function listen(t: TestContext, server: Server, host = "127.0.0.1"): Prom
   );
 }
 
+/**
+ * Opens 128 silent TCP connections to `port`, 32 from each of four loopback addresses from
+ * `firstAddress` on (serve lets one address hold 64): they take every handshake place of `serve`
+ * until destroyed, which happens at the latest when the test ends.
+ */
+export async function holdHandshakePlaces(
+  t: TestContext,
+  port: number,
+  firstAddress: string,
+): Promise<Socket[]> {
+  const prefix = firstAddress.slice(0, firstAddress.lastIndexOf(".") + 1);
+  const first = Number(firstAddress.slice(prefix.length));
+  const silent: Socket[] = [];
+  t.after(() => silent.forEach((s) => s.destroy()));
+  for (let i = 0; i < 128; i++) {
+    const socket = connect({ port, host: "127.0.0.1", localAddress: `${prefix}${first + (i % 4)}` });
+    socket.on("error", () => undefined);
+    silent.push(socket);
+    await new Promise((resolve) => socket.once("connect", resolve));
+  }
+  return silent;
+}
+
 /** A loopback port with nothing listening on it (bound, noted and closed again). */
 export async function deadPort(): Promise<number> {
   const server = createServer();
