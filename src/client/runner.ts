@@ -22,8 +22,7 @@ import { nodeEnv } from "../transport/node-env.js";
 import { SessionPump } from "../transport/session-pump.js";
 import type { SessionStats } from "../transport/session-stats.js";
 import { backoffDelay } from "./backoff.js";
-import { dial, UnreachableError } from "./dialer.js";
-import { dialResume } from "./resume-dial.js";
+import { dial, RESUME_TLS_WAIT_MS, TLS_WAIT_FACTOR, UnreachableError } from "./dialer.js";
 import { SecurityError, type Verification } from "./verify.js";
 
 export interface RunnerConfig {
@@ -33,8 +32,8 @@ export interface RunnerConfig {
   token: Uint8Array;
   limits: Partial<SessionLimits>;
   /**
-   * Time allowed for the TCP connection of one attempt, in milliseconds; TLS then gets three times as
-   * long (when resuming, a new attempt then starts beside the waiting one: see dialResume).
+   * Time allowed for the TCP connection of one attempt, in milliseconds. TLS then gets three times as
+   * long on the first connection, and at least RESUME_TLS_WAIT_MS when resuming.
    */
   dialTimeoutMs: number;
 }
@@ -233,10 +232,11 @@ export class ClientRunner implements TrackedSession {
         if (this.session.state !== SessionState.Suspended) return;
         this.dialStartedAt = nodeEnv.now();
         try {
-          const { socket } = await dialResume(
+          const { socket } = await dial(
             this.config.server,
             this.config.verification,
             this.config.dialTimeoutMs,
+            Math.max(RESUME_TLS_WAIT_MS, TLS_WAIT_FACTOR * this.config.dialTimeoutMs),
           );
           if (this.session.state !== SessionState.Suspended) {
             socket.destroy();
