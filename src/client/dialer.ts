@@ -9,7 +9,6 @@ import { connect, createSecureContext, type SecureContext, type TLSSocket } from
 import { formatHostPort, type HostPort } from "../ops/address.js";
 import { verifyPeer, type Verification } from "./verify.js";
 
-/** What stopped a connection: `code` is the errno (ECONNREFUSED, ...), a TLS error code, or TIMEOUT. */
 /**
  * One TLS context per trust configuration, reused by every dial: building one (and loading the CA
  * bundle) on each reconnect costs a client more than the handshake itself in a reconnect storm.
@@ -46,6 +45,7 @@ export const TLS_WAIT_FACTOR = 3;
  */
 export const RESUME_TLS_WAIT_MS = 60_000;
 
+/** What stopped a connection: `code` is the errno (ECONNREFUSED, ...), a TLS error code, or TIMEOUT. */
 export class UnreachableError extends Error {
   override readonly name = "UnreachableError";
   constructor(
@@ -90,18 +90,30 @@ export function openTls(
       rejectUnauthorized: false,
     });
     let connectedAt = performance.now();
+    /** Counts the steps done (TCP, TLS): a timeout stands only if no step was done since it was set. */
+    let step = 0;
     const fail = (err: Error): void => {
       clearTimeout(timer);
       socket.destroy();
       reject(err);
     };
-    const giveUp = (ms: number, what: string): NodeJS.Timeout =>
-      setTimeout(
-        () => fail(new UnreachableError(`${formatHostPort(server)}: ${what} within ${ms} ms`, "TIMEOUT")),
+    // Node runs due timers before it reads the sockets: after a busy stretch (a process with many
+    // sessions in a reconnect storm), a connection that came up in time would be judged late. So
+    // the verdict waits until this turn of the event loop has read them (setImmediate).
+    const giveUp = (ms: number, what: string): NodeJS.Timeout => {
+      const at = step;
+      return setTimeout(
+        () =>
+          setImmediate(() => {
+            if (step !== at) return;
+            fail(new UnreachableError(`${formatHostPort(server)}: ${what} within ${ms} ms`, "TIMEOUT"));
+          }),
         ms,
       );
+    };
     let timer = giveUp(timeoutMs, "no TCP connection");
     socket.once("connect", () => {
+      step++;
       connectedAt = performance.now();
       clearTimeout(timer);
       timer = giveUp(tlsWaitMs, "connected, but no TLS handshake");
@@ -110,6 +122,7 @@ export function openTls(
       fail(new UnreachableError(`${formatHostPort(server)}: ${err.code ?? err.message}`, err.code)),
     );
     socket.once("secureConnect", () => {
+      step++;
       clearTimeout(timer);
       socket.removeAllListeners("error");
       resolve({ socket, handshakeMs: performance.now() - connectedAt });
