@@ -3,7 +3,7 @@
  * success, on an error, and on Ctrl-C), and measured here (CPU seconds and resident memory from
  * /proc).
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +16,9 @@ const CHILD_ENTRY = fileURLToPath(new URL("./child.js", import.meta.url));
 
 const live = new Set<LifelineProcess>();
 const dirs = new Set<string>();
+const namespaces = new Set<string>();
+/** While set, new processes start inside this network namespace (see `withOwnNamespace`). */
+let spawnNamespace: string | undefined;
 
 /**
  * Node flags for the processes that run lifeline's code: `lifeline` itself and the light client
@@ -30,9 +33,56 @@ export function tempDir(prefix = "lifeline-bench-"): string {
   return dir;
 }
 
+/**
+ * Runs `body` with every process it starts inside a network namespace of its own: its own loopback
+ * and its own `sysctls` (net.* keys), so that a measurement can have the settings
+ * docs/OPERATIONS.md asks administrators for without changing the machine's. The namespace is
+ * deleted afterwards, however the run ends. Without root or iproute2, `body` runs in the machine's
+ * namespace and is told so (undefined).
+ */
+export async function withOwnNamespace<T>(
+  sysctls: Record<string, string>,
+  body: (namespace: string | undefined) => Promise<T>,
+): Promise<T> {
+  if (process.getuid?.() !== 0 || spawnSync("ip", ["netns", "list"]).status !== 0) return body(undefined);
+  const ns = `lifeline-bench-${process.pid}`;
+  const ip = (...args: string[]): void =>
+    void execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
+  ip("netns", "add", ns);
+  namespaces.add(ns);
+  try {
+    ip("-n", ns, "link", "set", "lo", "up");
+    for (const [key, value] of Object.entries(sysctls))
+      ip("netns", "exec", ns, "sysctl", "-qw", `${key}=${value}`);
+    spawnNamespace = ns;
+    return await body(ns);
+  } finally {
+    spawnNamespace = undefined;
+    deleteNamespace(ns);
+  }
+}
+
+function deleteNamespace(ns: string): void {
+  spawnSync("ip", ["netns", "del", ns]);
+  namespaces.delete(ns);
+}
+
+/** A counter of /proc/net/netstat (e.g. TcpExt ListenOverflows), in `namespace` or the machine's. */
+export function netstatCounter(group: string, name: string, namespace?: string): number {
+  const text = namespace
+    ? execFileSync("ip", ["netns", "exec", namespace, "cat", "/proc/net/netstat"], { encoding: "utf8" })
+    : readFileSync("/proc/net/netstat", "utf8");
+  const lines = text.split("\n").filter((l) => l.startsWith(`${group}:`));
+  const names = (lines[0] ?? "").split(/\s+/);
+  const values = (lines[1] ?? "").split(/\s+/);
+  return Number(values[names.indexOf(name)] ?? NaN);
+}
+
 /** Spawns `cmd args`; its stderr is read as JSON log lines (other lines are kept as text). */
 export function startProcess(cmd: string, args: string[], ipc = false): LifelineProcess {
-  const child = spawn(cmd, args, {
+  // `ip netns exec` execs `cmd` in place: the PID is the command's own, as without a namespace.
+  const [file, argv] = spawnNamespace ? ["ip", ["netns", "exec", spawnNamespace, cmd, ...args]] : [cmd, args];
+  const child = spawn(file, argv, {
     stdio: ["ignore", "ignore", "pipe", ...(ipc ? (["ipc"] as const) : [])],
     env: process.env,
   });
@@ -61,12 +111,13 @@ export async function stopProcess(proc: LifelineProcess, graceMs = 3000): Promis
   clearTimeout(timer);
 }
 
-/** Synchronous last resort (process exit, Ctrl-C): SIGKILL every child still running, remove the temp dirs. */
+/** Synchronous last resort (process exit, Ctrl-C): SIGKILL every child still running, remove the temp dirs and namespaces. */
 export function cleanUpNow(): void {
   for (const proc of live) proc.kill("SIGKILL");
   live.clear();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   dirs.clear();
+  for (const ns of namespaces) deleteNamespace(ns);
 }
 
 /** Ends everything at the end of the run. */

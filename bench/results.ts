@@ -178,7 +178,8 @@ function stormSection(storms: StormFigures[]): string {
     "Sessions of one light client process (per 10,000) through proxies of 2,500 links each, which reset",
     "every link at once (usable again at once); channels echo a burst queued before the cut and one",
     "queued just after it. The cut comes once every session is established and no link was lost for",
-    "2 s. The byte check covers the channels of the sessions that resumed.",
+    "2 s. The byte check covers the channels of the sessions that resumed. All of it runs in a network",
+    "namespace of its own, with net.core.somaxconn raised as docs/OPERATIONS.md advises.",
     "",
     table(
       ["figure", ...storms.map((s) => `${fixed(s.sessions)} sessions`)],
@@ -200,6 +201,10 @@ function stormSection(storms: StormFigures[]): string {
         ),
         row("links lost from the cut on (one per session if none is lost twice)", (s) => fixed(s.linksLost)),
         row("failed dials while reconnecting", (s) => fixed(s.failedDials)),
+        row(
+          "listen queue overflows from the cut on (somaxconn)",
+          (s) => `${fixed(s.listenOverflows)} (${fixed(s.somaxconn)})`,
+        ),
         row("resumes performed by serve from the cut on", (s) => fixed(s.serverResumes)),
         row("CPU s, cut → all resumed: serve", (s) => fixed(s.cpuS.serve, 1)),
         row(
