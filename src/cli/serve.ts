@@ -42,6 +42,7 @@ interface ServeFlags extends AdminFlags {
   maxChannels: number;
   handshakeTimeout: number;
   maxAuthFailures: number;
+  maxUnauthenticatedPerAddress: number;
   logLevel: LogLevel;
   drainDelay: number;
 }
@@ -114,6 +115,12 @@ export function serveCommand(): Command {
       "failed logins or resumes per source address per minute",
       positiveInt,
       10,
+    )
+    .option(
+      "--max-unauthenticated-per-address <n>",
+      "connections one source address may have waiting for or in their handshake (more for sites behind one NAT address)",
+      positiveInt,
+      64,
     )
     .addOption(
       durationOption(
@@ -277,5 +284,6 @@ async function buildConfig(flags: ServeFlags, log: EventLog) {
     globalBuffer: flags.globalBuffer,
     handshakeTimeoutMs: flags.handshakeTimeout,
     maxFailuresPerMinute: flags.maxAuthFailures,
+    maxUnauthenticatedPerAddress: flags.maxUnauthenticatedPerAddress,
   };
 }

@@ -50,17 +50,21 @@ export interface ServerConfig {
   handshakeTimeoutMs: number;
   /** Failed authentications or resumes allowed per source address per minute. */
   maxFailuresPerMinute: number;
+  /**
+   * Connections one source address may have accepted but not yet in a session (waiting for their
+   * handshake or in it); beyond it, further ones are dropped at once.
+   */
+  maxUnauthenticatedPerAddress: number;
 }
 
 /** How many expired session ids are remembered, to answer SESSION_EXPIRED rather than UNKNOWN_SESSION. */
 const EXPIRED_MEMORY = 65536;
 
 /**
- * Connections not yet in a session, per source address and in all: beyond these, new ones are
- * dropped at once. In all, at least as many as there are sessions, since after an outage every
- * session's client comes back at once.
+ * Connections not yet in a session in all: beyond this, new ones are dropped at once. At least as
+ * many as there are sessions, since after an outage every session's client comes back at once.
+ * (Per source address: ServerConfig.maxUnauthenticatedPerAddress.)
  */
-const MAX_UNAUTHENTICATED_PER_ADDRESS = 64;
 const MIN_UNAUTHENTICATED = 4096;
 
 /**
@@ -239,7 +243,7 @@ export class LifelineServer {
     const key = peer(raw); // the same key the TLS socket of this connection will give
     const count = this.unauthenticatedPerAddress.get(address) ?? 0;
     const full = this.unauthenticated.size >= this.maxUnauthenticated;
-    if (count >= MAX_UNAUTHENTICATED_PER_ADDRESS || full) {
+    if (count >= this.config.maxUnauthenticatedPerAddress || full) {
       this.log.debug("handshake.failed", "too many unauthenticated connections: dropped", {
         client: key,
         code: full ? "SERVER_BUSY" : "RATE_LIMITED",

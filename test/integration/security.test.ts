@@ -131,7 +131,8 @@ test(
 
 test("one address cannot hold more than 64 unauthenticated connections", { timeout: 30_000 }, async (t) => {
   const target = createServer((s) => s.pipe(s));
-  const served = await startServe(t, await listen(t, target));
+  // A handshake timeout longer than the test: a close can only be the drop at once.
+  const served = await startServe(t, await listen(t, target), ["--handshake-timeout", "60s"]);
   const idle: ReturnType<typeof tcpConnect>[] = [];
   t.after(() => idle.forEach((s) => s.destroy()));
   for (let i = 0; i < 64; i++) {
@@ -159,6 +160,37 @@ test("one address cannot hold more than 64 unauthenticated connections", { timeo
   const client = await startConnect(t, served.port, served);
   assert.equal(await echo(client.port, "still served"), "still served");
 });
+
+test(
+  "the limit per address is a setting, and other addresses are not held to one's count",
+  { timeout: 30_000 },
+  async (t) => {
+    const target = createServer((s) => s.pipe(s));
+    const served = await startServe(t, await listen(t, target), [
+      "--max-unauthenticated-per-address",
+      "3",
+      // Longer than this test may run: a close can only be the drop at once, not a handshake timeout.
+      "--handshake-timeout",
+      "60s",
+    ]);
+    const open = (localAddress: string): ReturnType<typeof tcpConnect> => {
+      const socket = tcpConnect({ port: served.port, host: "127.0.0.1", localAddress });
+      socket.on("error", () => undefined);
+      t.after(() => socket.destroy());
+      return socket;
+    };
+    for (let i = 0; i < 3; i++) {
+      const socket = open("127.0.0.1");
+      await new Promise((resolve) => socket.once("connect", resolve));
+    }
+    // The fourth from that address is dropped at once (the default of 64 would have let it wait).
+    await new Promise((resolve) => open("127.0.0.1").once("close", resolve));
+    // Another address still gets through to a TLS handshake.
+    const other = tlsConnect({ socket: open("127.0.0.2"), rejectUnauthorized: false });
+    other.on("error", () => undefined);
+    await new Promise((resolve) => other.once("secureConnect", resolve));
+  },
+);
 
 test(
   "beyond 128 handshakes at once, a connection waits its turn (TLS untouched) and is then served",
