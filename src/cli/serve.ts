@@ -42,7 +42,7 @@ interface ServeFlags extends AdminFlags {
   maxChannels: number;
   handshakeTimeout: number;
   maxAuthFailures: number;
-  maxUnauthenticatedPerAddress: number;
+  maxUnauthenticatedPerAddress: number | undefined;
   logLevel: LogLevel;
   drainDelay: number;
 }
@@ -118,9 +118,8 @@ export function serveCommand(): Command {
     )
     .option(
       "--max-unauthenticated-per-address <n>",
-      "connections one source address may have waiting for or in their handshake (more for sites behind one NAT address)",
+      "connections one source address may have waiting for or in their handshake (default: half of all places for them, max(4096, max-sessions))",
       positiveInt,
-      64,
     )
     .addOption(
       durationOption(

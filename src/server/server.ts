@@ -52,9 +52,11 @@ export interface ServerConfig {
   maxFailuresPerMinute: number;
   /**
    * Connections one source address may have accepted but not yet in a session (waiting for their
-   * handshake or in it); beyond it, further ones are dropped at once.
+   * handshake or in it); beyond it, further ones are dropped at once. Undefined: half of all the
+   * places for such connections, so that users behind one NAT address can reconnect together
+   * while one address still cannot take every place.
    */
-  maxUnauthenticatedPerAddress: number;
+  maxUnauthenticatedPerAddress: number | undefined;
 }
 
 /** How many expired session ids are remembered, to answer SESSION_EXPIRED rather than UNKNOWN_SESSION. */
@@ -77,6 +79,11 @@ const LISTEN_BACKLOG = 65_535;
 
 /** TLS handshakes (up to HELLO or RESUME) in progress at once; further connections wait their turn. */
 const HANDSHAKES_AT_ONCE = 128;
+/**
+ * Of those, from one source address: connections that never complete their handshake then hold
+ * at most half of the places until their deadline, and other addresses' connections go ahead.
+ */
+const HANDSHAKES_AT_ONCE_PER_ADDRESS = HANDSHAKES_AT_ONCE / 2;
 
 /**
  * A connection that waited longer than this for its turn is closed when the turn comes. A client
@@ -97,11 +104,12 @@ export class LifelineServer {
   private readonly unauthenticated = new Map<string, string>();
   private readonly unauthenticatedPerAddress = new Map<string, number>();
   private readonly maxUnauthenticated: number;
+  private readonly maxUnauthenticatedPerAddress: number;
   private readonly admission: Admission<Socket>;
   /** Connections waiting for their turn, each with what restores it for the TLS handshake. */
   private readonly waiting = new Map<Socket, () => void>();
-  /** Connections ("address:port") whose handshake holds a place in the admission. */
-  private readonly admitted = new Set<string>();
+  /** Connections ("address:port") whose handshake holds a place in the admission, and their address. */
+  private readonly admitted = new Map<string, string>();
   /** Accepts TCP connections and hands them to the TLS server when admitted. */
   private listener: NetServer | undefined;
   private server: Server | undefined;
@@ -121,8 +129,14 @@ export class LifelineServer {
       nodeEnv.now,
     );
     this.maxUnauthenticated = Math.max(MIN_UNAUTHENTICATED, config.maxSessions);
+    this.maxUnauthenticatedPerAddress =
+      config.maxUnauthenticatedPerAddress ?? Math.floor(this.maxUnauthenticated / 2);
     this.admission = new Admission(
-      { concurrent: HANDSHAKES_AT_ONCE, maxWaitMs: MAX_QUEUE_WAIT_MS },
+      {
+        concurrent: HANDSHAKES_AT_ONCE,
+        concurrentPerSource: HANDSHAKES_AT_ONCE_PER_ADDRESS,
+        maxWaitMs: MAX_QUEUE_WAIT_MS,
+      },
       nodeEnv.now,
     );
   }
@@ -243,7 +257,7 @@ export class LifelineServer {
     const key = peer(raw); // the same key the TLS socket of this connection will give
     const count = this.unauthenticatedPerAddress.get(address) ?? 0;
     const full = this.unauthenticated.size >= this.maxUnauthenticated;
-    if (count >= this.config.maxUnauthenticatedPerAddress || full) {
+    if (count >= this.maxUnauthenticatedPerAddress || full) {
       this.log.debug("handshake.failed", "too many unauthenticated connections: dropped", {
         client: key,
         code: full ? "SERVER_BUSY" : "RATE_LIMITED",
@@ -259,7 +273,7 @@ export class LifelineServer {
       if (this.waiting.delete(raw)) this.admission.leave(raw);
       this.handshakeEnded(key);
     });
-    if (this.admission.arrive(raw)) return this.startHandshake(raw);
+    if (this.admission.arrive(raw, address)) return this.startHandshake(raw);
     // While it waits, read what the client sends (its TLS hello), to see the close of a client that
     // gave up, and give it back to the socket for the TLS handshake.
     const early: Buffer[] = [];
@@ -276,14 +290,16 @@ export class LifelineServer {
   private startHandshake(raw: Socket): void {
     this.waiting.get(raw)?.();
     this.waiting.delete(raw);
-    this.admitted.add(peer(raw));
+    this.admitted.set(peer(raw), raw.remoteAddress ?? "?");
     this.server?.emit("connection", raw);
   }
 
   /** The handshake of connection `key` got its HELLO or RESUME, or failed: the next may start. */
   private handshakeEnded(key: string): void {
-    if (!this.admitted.delete(key)) return;
-    const { next, expired } = this.admission.finish();
+    const address = this.admitted.get(key);
+    if (address === undefined) return;
+    this.admitted.delete(key);
+    const { next, expired } = this.admission.finish(address);
     for (const raw of expired) {
       this.waiting.delete(raw);
       this.log.debug("handshake.failed", "waited too long for a handshake: dropped", {

@@ -26,9 +26,21 @@ export function listen(t: TestContext, server: Server, host = "127.0.0.1"): Prom
 }
 
 /**
+ * A TCP connection to loopback `port` from `localAddress` (any 127.x.y.z), connected; destroyed
+ * when the test ends at the latest.
+ */
+export async function connectFrom(t: TestContext, port: number, localAddress: string): Promise<Socket> {
+  const socket = connect({ port, host: "127.0.0.1", localAddress });
+  socket.on("error", () => undefined);
+  t.after(() => socket.destroy());
+  await new Promise((resolve) => socket.once("connect", resolve));
+  return socket;
+}
+
+/**
  * Opens 128 silent TCP connections to `port`, 32 from each of four loopback addresses from
- * `firstAddress` on (serve lets one address hold 64): they take every handshake place of `serve`
- * until destroyed, which happens at the latest when the test ends.
+ * `firstAddress` on (serve gives one address at most 64 of the places): they take every handshake
+ * place of `serve` until destroyed, which happens at the latest when the test ends.
  */
 export async function holdHandshakePlaces(
   t: TestContext,
@@ -38,13 +50,7 @@ export async function holdHandshakePlaces(
   const prefix = firstAddress.slice(0, firstAddress.lastIndexOf(".") + 1);
   const first = Number(firstAddress.slice(prefix.length));
   const silent: Socket[] = [];
-  t.after(() => silent.forEach((s) => s.destroy()));
-  for (let i = 0; i < 128; i++) {
-    const socket = connect({ port, host: "127.0.0.1", localAddress: `${prefix}${first + (i % 4)}` });
-    socket.on("error", () => undefined);
-    silent.push(socket);
-    await new Promise((resolve) => socket.once("connect", resolve));
-  }
+  for (let i = 0; i < 128; i++) silent.push(await connectFrom(t, port, `${prefix}${first + (i % 4)}`));
   return silent;
 }
 

@@ -72,7 +72,7 @@ async function setUp(t: TestContext, echo = false) {
       globalBuffer: 1 << 30,
       handshakeTimeoutMs: 10_000,
       maxFailuresPerMinute: 100,
-      maxUnauthenticatedPerAddress: 64,
+      maxUnauthenticatedPerAddress: undefined,
     },
     log,
   );
