@@ -23,6 +23,8 @@ export interface BenchOptions {
   deadLinks: number;
   /** Storm: sessions that lose their links at once, one storm each. */
   storm: number[];
+  /** Storm: sessions that reach serve from one source address (many: users behind one NAT address). */
+  stormPerAddress: number;
   /** Fairness: streams sharing one session, and the measured window in seconds. */
   channels: number;
   seconds: number;
@@ -35,7 +37,7 @@ export interface BenchOptions {
 
 const USAGE = `npm run bench -- [--quick] [--only ${PARTS.join(",")}] [--paths ${PATHS.join(",")}]
   [--size 1GiB] [--runs 5] [--round-trips 20000] [--sessions 1000,10000] [--cuts 100] [--dead-links 3]
-  [--storm 2000,10000] [--channels 100] [--seconds 5] [--results FILE] [--prof DIR]
+  [--storm 2000,10000] [--storm-per-address 10] [--channels 100] [--seconds 5] [--results FILE] [--prof DIR]
 A full run (no flag that changes what is measured) writes bench/RESULTS.md; otherwise only --results writes.`;
 
 const list = (text: string): string[] =>
@@ -58,6 +60,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       cuts: { type: "string" },
       "dead-links": { type: "string" },
       storm: { type: "string" },
+      "storm-per-address": { type: "string" },
       channels: { type: "string" },
       seconds: { type: "string" },
       results: { type: "string" },
@@ -96,6 +99,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     cuts: int("cuts", values.cuts, 100, 8),
     deadLinks: int("dead-links", values["dead-links"], 3, 1),
     storm: ints("storm", values.storm, [2000, 10_000], [500]),
+    stormPerAddress: int("storm-per-address", values["storm-per-address"], 10, 10),
     channels: int("channels", values.channels, 100, 100),
     seconds: int("seconds", values.seconds, 5, 2),
     results: values.results ?? (changed ? undefined : "bench/RESULTS.md"),

@@ -185,6 +185,7 @@ function stormSection(storms: StormFigures[]): string {
       ["figure", ...storms.map((s) => `${fixed(s.sessions)} sessions`)],
       [
         row("established (time)", (s) => `${fixed(s.opened)} (${fixed(s.establishSeconds, 1)} s)`),
+        row("sessions per client address", (s) => fixed(s.perAddress)),
         row(`carrying a channel${partial ? "²" : ""}`, (s) => fixed(s.withChannel)),
         row("resumed", (s) => `${fixed(s.resumed)}${s.closed ? ` (${fixed(s.closed)} expired/closed)` : ""}`),
         row("cut → last session resumed, s", (s) => fixed(s.resumeS.max, 2)),

@@ -1,6 +1,7 @@
 /**
  * 5. Reconnect storm: N lifeline sessions reach `lifeline serve` through proxies (child processes,
- * 2,500 links each, spreading their upstream connections over many 127.x source addresses). The
+ * 2,500 links each, spreading their upstream connections over 127.x source addresses, `perAddress`
+ * sessions from each: 10 by default, thousands for users behind one NAT address). The
  * sessions belong to light clients (clients.ts), one process per 10,000 sessions, each with its own
  * proxies. As many sessions as the server's open-file limit allows also carry a channel to the
  * target's echo mode. Each channel streams a burst and checks it came back; then, once every session
@@ -61,6 +62,8 @@ export interface StormFigures {
   /** The listen queue's limit (net.core.somaxconn) the storm ran with, and how often it overflowed from the cut on (each overflow costs a client a SYN retransmission, 1 s or more). */
   somaxconn: number;
   listenOverflows: number;
+  /** Sessions that reached serve from one source address. */
+  perAddress: number;
   /** CPU seconds from the cut until all had resumed, by process kind. */
   cpuS: Record<"serve" | "clients" | "proxies", number>;
 }
@@ -72,7 +75,6 @@ export interface StormFigures {
  */
 const PER_PROCESS = 10_000;
 const PER_PROXY = 2500;
-const SOURCES_PER_PROXY = 250;
 const BURST = 4096;
 
 interface Opened {
@@ -120,19 +122,24 @@ const sum = <T>(list: T[], of: (x: T) => number): number => list.reduce((n, x) =
  * The storm runs in a network namespace of its own (its own loopback), where the listen queue can
  * be set as an administrator would without touching the machine's; without root, in the machine's.
  */
-export function benchStorm(sessions: number, progress: (line: string) => void): Promise<StormFigures> {
+export function benchStorm(
+  sessions: number,
+  perAddress: number,
+  progress: (line: string) => void,
+): Promise<StormFigures> {
   return withOwnNamespace(
     { "net.core.somaxconn": String(SOMAXCONN), "net.ipv4.tcp_max_syn_backlog": String(SOMAXCONN) },
     (namespace) => {
       if (!namespace)
         progress("storm: no network namespace (needs root): the machine's listen queue limit applies");
-      return storm(sessions, namespace, progress);
+      return storm(sessions, perAddress, namespace, progress);
     },
   );
 }
 
 async function storm(
   sessions: number,
+  perAddress: number,
   namespace: string | undefined,
   progress: (line: string) => void,
 ): Promise<StormFigures> {
@@ -151,7 +158,13 @@ async function storm(
     const proxies: LifelineProcess[] = [];
     const clients: LifelineProcess[] = [];
     for (let p = 0; p < Math.ceil(sessions / PER_PROXY); p++) {
-      proxies.push(startChild("proxy", [String(serve.port), `127.${p + 1}.0.1`, String(SOURCES_PER_PROXY)]));
+      proxies.push(
+        startChild("proxy", [
+          String(serve.port),
+          `127.${p + 1}.0.1`,
+          String(Math.max(1, Math.ceil(PER_PROXY / perAddress))),
+        ]),
+      );
     }
     for (let g = 0; g < groups; g++) {
       clients.push(startChild("clients", [], ["--max-old-space-size=6144", ...lifelineNodeFlags]));
@@ -246,6 +259,7 @@ async function storm(
       serverResumes: serve.proc.events("session.resumed").filter((r) => (r.time as number) >= cutAt).length,
       somaxconn,
       listenOverflows,
+      perAddress,
       cpuS: {
         serve: cpu[0]!,
         clients: sum(cpu.slice(1, 1 + groups), (x) => x),
