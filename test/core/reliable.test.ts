@@ -91,9 +91,12 @@ test("the send buffer matches a plain array model under random appends, acks and
 test("a replay of many tiny writes comes back in few, large reads", () => {
   const buffer = new SendBuffer();
   for (let i = 0; i < 5000; i++) buffer.append(bytes(i & 0xff));
-  const first = buffer.read(0, 65_528);
-  assert.equal(first.length, 5000, "one read gathers all 5000 one-byte writes");
-  assert.deepEqual([...first.subarray(0, 3)], [0, 1, 2]);
+  // The writes filled packing blocks of 1, 2 and 4 KiB: one read each.
+  const reads: number[] = [];
+  for (let at = 0; at < 5000; at += reads.at(-1) as number) reads.push(buffer.read(at, 65_528).length);
+  assert.deepEqual(reads, [1024, 2048, 1928]);
+  assert.deepEqual([...buffer.read(0, 3)], [0, 1, 2]);
+  assert.deepEqual([...buffer.read(4999, 1)], [4999 & 0xff]);
 });
 
 test("small writes on either side of a large one share one packing block", () => {
@@ -103,4 +106,25 @@ test("small writes on either side of a large one share one packing block", () =>
   buffer.append(bytes(2));
   assert.equal(buffer.read(0, 1).buffer, buffer.read(2001, 1).buffer);
   assert.deepEqual([...buffer.read(2001, 1)], [2]);
+});
+
+test("once all is acknowledged, a channel at rest keeps at most a 1 KiB packing block", () => {
+  const buffer = new SendBuffer();
+  // A burst of small writes grows the packing blocks (1, 2, 4, 8, then 16 KiB).
+  for (let i = 0; i < 40; i++) buffer.append(new Uint8Array(1000));
+  assert.equal(buffer.read(buffer.written - 1, 1).buffer.byteLength, 16384);
+  buffer.ack(buffer.written);
+  buffer.append(bytes(7));
+  assert.equal(buffer.read(buffer.written - 1, 1).buffer.byteLength, 1024);
+});
+
+test("typing, one acknowledged keystroke after another, reuses one small block", () => {
+  const buffer = new SendBuffer();
+  buffer.append(bytes(0));
+  const block = buffer.read(0, 1).buffer;
+  for (let i = 1; i < 1000; i++) {
+    buffer.ack(buffer.written);
+    buffer.append(bytes(i & 0xff));
+    assert.equal(buffer.read(buffer.written - 1, 1).buffer, block, `keystroke ${i}`);
+  }
 });
