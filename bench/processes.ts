@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { lifelineArgs } from "../src/cli/command.js";
+import { ip, netnsUnavailable } from "../test/support/netns.js";
 import { LifelineProcess } from "../test/support/procs.js";
 
 /** The one entry point of the bench's own child processes (targets, proxies, clients, the Node pipe). */
@@ -44,10 +45,8 @@ export async function withOwnNamespace<T>(
   sysctls: Record<string, string>,
   body: (namespace: string | undefined) => Promise<T>,
 ): Promise<T> {
-  if (process.getuid?.() !== 0 || spawnSync("ip", ["netns", "list"]).status !== 0) return body(undefined);
+  if (netnsUnavailable()) return body(undefined);
   const ns = `lifeline-bench-${process.pid}`;
-  const ip = (...args: string[]): void =>
-    void execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
   ip("netns", "add", ns);
   namespaces.add(ns);
   try {
