@@ -10,6 +10,7 @@ import { createHash, type Hash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Duplex } from "node:stream";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { backoffDelay } from "../src/client/backoff.js";
 import { ClientRunner } from "../src/client/runner.js";
 import { SessionState } from "../src/core/index.js";
 import type { Verification } from "../src/client/verify.js";
@@ -88,6 +89,11 @@ export interface OpenCommand {
   pin?: string;
   tokenFile?: string;
   caFile?: string;
+  /**
+   * tls only: a lost connection is dialled again at once, then with `lifeline connect`'s backoff
+   * while dials fail; a new TLS handshake counts as the connection's resume.
+   */
+  reconnect?: boolean;
 }
 
 export async function clientsChild(): Promise<Record<string, (command: never) => unknown>> {
@@ -111,6 +117,49 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
     h.resumes++;
   });
 
+  /** Set by `close`: connections closed from now on are not dialled again. */
+  let closing = false;
+  const cas = new Map<string, Buffer>();
+  /**
+   * Dials a plain TLS connection for `h` (`opened` once its handshake is done, or its error). With
+   * `reconnect`, every loss dials again at once, then with `lifeline connect`'s backoff while dials
+   * fail; each later handshake counts as the connection's resume.
+   */
+  const dialTls = (
+    h: Held,
+    port: number,
+    caFile: string,
+    reconnect: boolean,
+    opened?: (err?: Error) => void,
+    failures = 0,
+  ): void => {
+    let ca = cas.get(caFile);
+    if (!ca) cas.set(caFile, (ca = readFileSync(caFile)));
+    const socket = tlsConnect({ port, host: "127.0.0.1", ca, minVersion: "TLSv1.3" });
+    h.tls = socket;
+    let connected = false;
+    socket.once("secureConnect", () => {
+      connected = true;
+      if (opened) return opened();
+      h.resumedAt = Date.now();
+      h.resumes++;
+    });
+    socket.on("error", (err) => {
+      if (!connected) opened?.(err);
+      socket.destroy();
+    });
+    socket.once("close", () => {
+      if (closing || !reconnect || (opened && !connected)) return;
+      if (connected) {
+        linksLost++;
+        lastLossAt = Date.now();
+      } else failedDials++;
+      const attempt = connected ? 0 : failures + 1;
+      const again = (): void => dialTls(h, port, caFile, reconnect, undefined, attempt);
+      setTimeout(again, backoffDelay(attempt, Math.random));
+    });
+  };
+
   const tokens = new Map<string, Uint8Array>();
   // One trust configuration for all sessions, as `lifeline connect` has: the dialer keeps one TLS
   // context per Verification object, so a new object per session would build 10,000 of them.
@@ -118,18 +167,13 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
   const openOne = async (command: OpenCommand, i: number): Promise<void> => {
     const port = command.ports[i % command.ports.length] as number;
     if (command.kind === "tls") {
-      const socket = tlsConnect({
-        port,
-        host: "127.0.0.1",
-        ca: readFileSync(command.caFile as string),
-        minVersion: "TLSv1.3",
-      });
-      await new Promise<void>((resolve, reject) => {
-        socket.once("secureConnect", resolve);
-        socket.once("error", reject);
-      });
-      socket.on("error", () => socket.destroy());
-      held.push({ tls: socket, resumedAt: 0, resumes: 0 });
+      const h: Held = { resumedAt: 0, resumes: 0 };
+      await new Promise<void>((resolve, reject) =>
+        dialTls(h, port, command.caFile as string, command.reconnect === true, (err) =>
+          err ? reject(err) : resolve(),
+        ),
+      );
+      held.push(h);
       return;
     }
     const tokenFile = command.tokenFile as string;
@@ -279,9 +323,9 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
       return out;
     },
 
-    /** Resolves once every lifeline session resumed after `since` (Date.now()), or at the timeout. */
+    /** Resolves once every session (or reconnecting TLS connection) resumed after `since` (Date.now()), or at the timeout. */
     resumed: async (command: { since: number; timeoutMs: number }) => {
-      const sessions = held.filter((h) => h.runner);
+      const sessions = held.filter((h) => h.runner ?? h.tls);
       const done = (): boolean => sessions.every((h) => h.resumedAt >= command.since || h.closedWith);
       const start = Date.now();
       await new Promise<void>((resolve) => {
@@ -304,7 +348,9 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
         resumes: sessions.reduce((n, h) => n + h.resumes, 0),
         /** States of the sessions that did not resume, to tell stuck from late. */
         notResumed: countOf(
-          sessions.filter((h) => h.resumedAt < command.since).map((h) => h.runner!.session.state),
+          sessions
+            .filter((h) => h.resumedAt < command.since)
+            .map((h) => (h.runner ? h.runner.session.state : "tls-dialling")),
         ),
         failedDials,
         linksLost,
@@ -313,6 +359,7 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
     },
 
     close: () => {
+      closing = true;
       for (const h of held) {
         h.runner?.close();
         h.tls?.destroy();

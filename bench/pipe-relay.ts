@@ -29,9 +29,10 @@ function join(a: Socket, b: Socket): void {
   b.on("error", end).on("close", end);
 }
 
+/** The listen queue lifeline serve asks for too (the kernel caps it at net.core.somaxconn): a reconnect storm must not measure a short queue. */
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) =>
-    server.listen({ port: 0, host: "127.0.0.1", backlog: 4096 }, () =>
+    server.listen({ port: 0, host: "127.0.0.1", backlog: 65_535 }, () =>
       resolve((server.address() as AddressInfo).port),
     ),
   );

@@ -66,6 +66,11 @@ function deleteNamespace(ns: string): void {
   namespaces.delete(ns);
 }
 
+/** The network namespace new processes start in right now (see `withOwnNamespace`), if any. */
+export function currentNamespace(): string | undefined {
+  return spawnNamespace;
+}
+
 /** A counter of /proc/net/netstat (e.g. TcpExt ListenOverflows), in `namespace` or the machine's. */
 export function netstatCounter(group: string, name: string, namespace?: string): number {
   const text = namespace

@@ -47,7 +47,8 @@ try {
     results.resume = await benchResume(options.cuts, options.deadLinks, progress);
   if (options.parts.includes("storm")) {
     results.storm = [];
-    for (const n of options.storm) results.storm.push(await benchStorm(n, options.stormPerAddress, progress));
+    for (const n of options.storm)
+      results.storm.push(await benchStorm(n, options.stormPerAddress, options.paths, progress));
   }
   if (options.parts.includes("codec")) results.codec = benchCodec();
   console.log(`\n${render(results, options)}`);

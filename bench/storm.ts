@@ -11,11 +11,16 @@
  * the cut until the last session resumed (and the median), until every echo was complete, and the
  * byte check: what each channel got back hashes to what it sent, and the target received exactly
  * what was sent, so no byte was lost, doubled or reordered either way.
+ *
+ * The floor, for the other tunnels of the run: the same storm of plain TLS connections (no session,
+ * no data) to the bare Node TLS server and to the stunnel server, each dialled again at once after
+ * the cut, as `lifeline connect` would. No byte survives there; what it measures is the cost of
+ * 10,000 TLS handshakes at once on this machine, which no resume can avoid.
  */
 import { readFileSync } from "node:fs";
 import type { LifelineProcess } from "../test/support/procs.js";
 import { fitting } from "./idle.js";
-import { startServe } from "./paths.js";
+import { PATH_LABELS, startPath, startServe, type PathName } from "./paths.js";
 import {
   call,
   cpuSeconds,
@@ -66,6 +71,21 @@ export interface StormFigures {
   perAddress: number;
   /** CPU seconds from the cut until all had resumed, by process kind. */
   cpuS: Record<"serve" | "clients" | "proxies", number>;
+  /** The same storm of plain TLS connections to the other tunnels' servers. */
+  floors: FloorFigures[];
+}
+
+/** A storm of plain TLS connections that reconnect (see the top of this file). */
+export interface FloorFigures {
+  path: PathName;
+  connections: number;
+  opened: number;
+  reconnected: number;
+  /** Seconds from the cut until each connection had a TLS handshake again. */
+  reconnectS: Percentiles;
+  failedDials: number;
+  listenOverflows: number;
+  cpuS: Record<"server" | "clients" | "proxies", number>;
 }
 
 /**
@@ -121,21 +141,93 @@ const sum = <T>(list: T[], of: (x: T) => number): number => list.reduce((n, x) =
 /**
  * The storm runs in a network namespace of its own (its own loopback), where the listen queue can
  * be set as an administrator would without touching the machine's; without root, in the machine's.
+ * lifeline's storm first, then the floor for each other tunnel in `paths`.
  */
 export function benchStorm(
   sessions: number,
   perAddress: number,
+  paths: readonly PathName[],
   progress: (line: string) => void,
 ): Promise<StormFigures> {
   return withOwnNamespace(
     { "net.core.somaxconn": String(SOMAXCONN), "net.ipv4.tcp_max_syn_backlog": String(SOMAXCONN) },
-    (namespace) => {
+    async (namespace) => {
       if (!namespace)
         progress("storm: no network namespace (needs root): the machine's listen queue limit applies");
-      return storm(sessions, perAddress, namespace, progress);
+      const figures = await storm(sessions, perAddress, namespace, progress);
+      for (const path of paths) {
+        if (path === "node" || path === "stunnel")
+          figures.floors.push(await floor(path, sessions, perAddress, namespace, progress));
+      }
+      return figures;
     },
   );
 }
+
+/** The storm's client side: proxies in front of a server's port, and the light client processes. */
+interface Fleet {
+  proxies: LifelineProcess[];
+  clients: LifelineProcess[];
+  /** The ports client process `g` dials: proxies g, g + groups, g + 2 × groups, ... */
+  portsOf(g: number): number[];
+  /** Client process `g`'s part of `total`. */
+  share(g: number, total: number): number;
+  /** Sends `command` to every client process. */
+  all<T>(command: object, timeoutMs?: number): Promise<T[]>;
+  /** Resets every link at once (every proxy's); answers how many. */
+  cut(): Promise<number>;
+  /** CPU seconds of the client processes and of the proxies since `cpuMark`. */
+  cpuMark(): () => { clients: number; proxies: number };
+}
+
+/** Starts the fleet for `sessions` links to `serverPort`; its processes join `children`. */
+async function startFleet(
+  serverPort: number,
+  sessions: number,
+  perAddress: number,
+  children: LifelineProcess[],
+): Promise<Fleet> {
+  const groups = Math.ceil(sessions / PER_PROCESS);
+  const proxies: LifelineProcess[] = [];
+  const clients: LifelineProcess[] = [];
+  for (let p = 0; p < Math.ceil(sessions / PER_PROXY); p++) {
+    proxies.push(
+      startChild("proxy", [
+        String(serverPort),
+        `127.${p + 1}.0.1`,
+        String(Math.max(1, Math.ceil(PER_PROXY / perAddress))),
+      ]),
+    );
+  }
+  for (let g = 0; g < groups; g++) {
+    clients.push(startChild("clients", [], ["--max-old-space-size=6144", ...lifelineNodeFlags]));
+  }
+  children.push(...proxies, ...clients);
+  const ports = await Promise.all(proxies.map((p) => p.port()));
+  const pids = (procs: LifelineProcess[]): number[] => procs.map((p) => p.child.pid!);
+  return {
+    proxies,
+    clients,
+    portsOf: (g) => ports.filter((_, i) => i % groups === g),
+    share: (g, total) => Math.floor((total * (g + 1)) / groups) - Math.floor((total * g) / groups),
+    all: <T>(command: object, timeoutMs?: number) =>
+      Promise.all(clients.map((c) => call<T>(c, command, timeoutMs))),
+    cut: async () =>
+      sum(await Promise.all(proxies.map((p) => call<{ cut: number }>(p, { cmd: "cut" }))), (c) => c.cut),
+    cpuMark: () => {
+      const clientsBefore = cpuSeconds(pids(clients));
+      const proxiesBefore = cpuSeconds(pids(proxies));
+      return () => ({
+        clients: cpuSeconds(pids(clients)) - clientsBefore,
+        proxies: cpuSeconds(pids(proxies)) - proxiesBefore,
+      });
+    },
+  };
+}
+
+/** Listen queue overflows so far, in `namespace` or the machine's. */
+const overflowsIn = (namespace: string | undefined) => (): number =>
+  netstatCounter("TcpExt", "ListenOverflows", namespace);
 
 async function storm(
   sessions: number,
@@ -143,7 +235,7 @@ async function storm(
   namespace: string | undefined,
   progress: (line: string) => void,
 ): Promise<StormFigures> {
-  const overflows = (): number => netstatCounter("TcpExt", "ListenOverflows", namespace);
+  const overflows = overflowsIn(namespace);
   const somaxconn = Number(
     namespace ? SOMAXCONN : readFileSync("/proc/sys/net/core/somaxconn", "utf8").trim(),
   );
@@ -154,39 +246,18 @@ async function storm(
   const withChannel = Math.min(sessions, fitting(2 * sessions, 1, 200) - sessions);
   const serve = await startServe(await target.port(), ["--max-sessions", String(Math.max(10_000, sessions))]);
   try {
-    const groups = Math.ceil(sessions / PER_PROCESS);
-    const proxies: LifelineProcess[] = [];
-    const clients: LifelineProcess[] = [];
-    for (let p = 0; p < Math.ceil(sessions / PER_PROXY); p++) {
-      proxies.push(
-        startChild("proxy", [
-          String(serve.port),
-          `127.${p + 1}.0.1`,
-          String(Math.max(1, Math.ceil(PER_PROXY / perAddress))),
-        ]),
-      );
-    }
-    for (let g = 0; g < groups; g++) {
-      clients.push(startChild("clients", [], ["--max-old-space-size=6144", ...lifelineNodeFlags]));
-    }
-    children.push(...proxies, ...clients);
-    const ports = await Promise.all(proxies.map((p) => p.port()));
-    // Client process g dials the proxies g, g + groups, g + 2 × groups, ...
-    const portsOf = (g: number): number[] => ports.filter((_, i) => i % groups === g);
-    const all = <T>(command: object, timeoutMs?: number): Promise<T[]> =>
-      Promise.all(clients.map((c) => call<T>(c, command, timeoutMs)));
-
-    const share = (p: number, total: number): number =>
-      Math.floor((total * (p + 1)) / groups) - Math.floor((total * p) / groups);
+    const fleet = await startFleet(serve.port, sessions, perAddress, children);
+    const { clients, all } = fleet;
+    const groups = clients.length;
     const opened = await Promise.all(
       clients.map((c, p) =>
         call<Opened>(c, {
           cmd: "open",
           kind: "lifeline",
-          ports: portsOf(p),
-          count: share(p, sessions),
+          ports: fleet.portsOf(p),
+          count: fleet.share(p, sessions),
           concurrency: Math.ceil(256 / groups),
-          channels: share(p, withChannel),
+          channels: fleet.share(p, withChannel),
           pin: serve.pin,
           tokenFile: serve.tokenFile,
         }),
@@ -216,15 +287,17 @@ async function storm(
       `storm: ${calm ? "calm" : "NOT calm after 60 s"}; ${lostBefore} links lost and resumed before the cut, ` +
         `${sum(before, (s) => s.failedDials)} failed dials`,
     );
-    const pids = [serve.proc, ...clients, ...proxies].map((p) => p.child.pid!);
-    const cpuBefore = pids.map((pid) => cpuSeconds([pid]));
+    const servePid = serve.proc.child.pid!;
+    const serveBefore = cpuSeconds([servePid]);
+    const fleetCpu = fleet.cpuMark();
     const overflowsBefore = overflows();
     const cutAt = Date.now();
-    const cut = await Promise.all(proxies.map((p) => call<{ cut: number }>(p, { cmd: "cut" })));
+    const cut = await fleet.cut();
     await all({ cmd: "send", bytes: BURST });
-    progress(`storm: ${sum(cut, (c) => c.cut)} links cut`);
+    progress(`storm: ${cut} links cut`);
     const resumed = await all<Resumed>({ cmd: "resumed", since: cutAt, timeoutMs: 120_000 });
-    const cpu = pids.map((pid, i) => cpuSeconds([pid]) - cpuBefore[i]!);
+    const serveCpu = cpuSeconds([servePid]) - serveBefore;
+    const { clients: clientsCpu, proxies: proxiesCpu } = fleetCpu();
     const listenOverflows = overflows() - overflowsBefore;
     const echoed = await all<Echoed>({ cmd: "echoed", timeoutMs: 60_000, since: cutAt });
     const allBack = (Date.now() - cutAt) / 1000;
@@ -260,11 +333,8 @@ async function storm(
       somaxconn,
       listenOverflows,
       perAddress,
-      cpuS: {
-        serve: cpu[0]!,
-        clients: sum(cpu.slice(1, 1 + groups), (x) => x),
-        proxies: sum(cpu.slice(1 + groups), (x) => x),
-      },
+      cpuS: { serve: serveCpu, clients: clientsCpu, proxies: proxiesCpu },
+      floors: [],
     };
     const count = (event: string): number => serve.proc.events(event).length;
     const refusals = serve.proc.events("resume.refused").map((r) => String(r.reason));
@@ -289,5 +359,74 @@ async function storm(
   } finally {
     for (const child of children.reverse()) await stopProcess(child);
     await stopProcess(serve.proc);
+  }
+}
+
+/**
+ * The floor: `sessions` plain TLS connections (as many as fit with a target connection each) to
+ * `path`'s server, through the same proxies and light client, cut at once and dialled again.
+ */
+async function floor(
+  path: "node" | "stunnel",
+  sessions: number,
+  perAddress: number,
+  namespace: string | undefined,
+  progress: (line: string) => void,
+): Promise<FloorFigures> {
+  const overflows = overflowsIn(namespace);
+  const children: LifelineProcess[] = [];
+  const target = startChild("target");
+  children.push(target);
+  const connections = fitting(sessions, 2);
+  const running = await startPath(path, await target.port(), { serverOnly: true });
+  try {
+    const fleet = await startFleet(running.tlsPort!, connections, perAddress, children);
+    const opened = await Promise.all(
+      fleet.clients.map((c, p) =>
+        call<Opened>(c, {
+          cmd: "open",
+          kind: "tls",
+          ports: fleet.portsOf(p),
+          count: fleet.share(p, connections),
+          concurrency: Math.ceil(256 / fleet.clients.length),
+          channels: 0,
+          caFile: running.caFile,
+          reconnect: true,
+        }),
+      ),
+    );
+    await fleet.all({ cmd: "settled", quietMs: 2000, timeoutMs: 60_000 });
+    await fleet.all({ cmd: "mark" });
+    const serverPid = running.serverPid!;
+    const serverBefore = cpuSeconds([serverPid]);
+    const fleetCpu = fleet.cpuMark();
+    const overflowsBefore = overflows();
+    const cutAt = Date.now();
+    await fleet.cut();
+    const resumed = await fleet.all<Resumed>({ cmd: "resumed", since: cutAt, timeoutMs: 120_000 });
+    const server = cpuSeconds([serverPid]) - serverBefore;
+    const { clients, proxies } = fleetCpu();
+    const times = resumed.flatMap((r) => r.times).sort((a, b) => a - b);
+    const at = percentiles(times);
+    const figures: FloorFigures = {
+      path,
+      connections,
+      opened: sum(opened, (o) => o.opened),
+      reconnected: times.length,
+      reconnectS: { p50: at.p50 / 1000, p99: at.p99 / 1000, max: at.max / 1000 },
+      failedDials: sum(resumed, (r) => r.failedDials),
+      listenOverflows: overflows() - overflowsBefore,
+      cpuS: { server, clients, proxies },
+    };
+    progress(
+      `storm floor, ${PATH_LABELS[path]}: ${figures.reconnected}/${figures.opened} plain TLS connections ` +
+        `reconnected, the last after ${figures.reconnectS.max.toFixed(2)} s; ${figures.failedDials} failed dials, ` +
+        `${figures.listenOverflows} listen queue overflows; CPU s: server ${server.toFixed(1)}, ` +
+        `clients ${clients.toFixed(1)}, proxies ${proxies.toFixed(1)}`,
+    );
+    return figures;
+  } finally {
+    for (const child of children.reverse()) await stopProcess(child);
+    await running.stop();
   }
 }

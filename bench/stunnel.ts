@@ -2,12 +2,12 @@
  * The stunnel pair (Debian's stunnel4): a client-mode and a server-mode stunnel, TLS 1.3, logging
  * at warning, TCP_NODELAY on every socket as lifeline sets it; installed with apt when missing.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { createServer, connect, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { LifelineProcess } from "../test/support/procs.js";
-import { startProcess } from "./processes.js";
+import { currentNamespace, startProcess } from "./processes.js";
 import { sleep } from "./stats.js";
 
 export const STUNNEL = "/usr/bin/stunnel4";
@@ -42,20 +42,31 @@ export function freePort(): Promise<number> {
   );
 }
 
-/** Resolves once 127.0.0.1:`port` accepts connections. */
+/** Whether 127.0.0.1:`port` accepts a connection (from this process's network namespace). */
+function connects(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** Whether a socket listens on `port` in network namespace `ns` (which this process is not in). */
+function listensIn(ns: string, port: number): boolean {
+  const out = spawnSync("ip", ["netns", "exec", ns, "ss", "-Hltn", `sport = :${port}`], { encoding: "utf8" });
+  return out.stdout.trim().length > 0;
+}
+
+/** Resolves once 127.0.0.1:`port` accepts connections (in the namespace the bench starts processes in). */
 async function accepting(port: number, proc: LifelineProcess, timeoutMs = 10_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
+  const ns = currentNamespace();
   while (performance.now() < deadline) {
     if (proc.child.exitCode !== null) break;
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (ok) return;
+    if (ns ? listensIn(ns, port) : await connects(port)) return;
     await sleep(50);
   }
   throw new Error(`stunnel did not listen on ${port}: ${proc.stderrText.join("\n")}`);
