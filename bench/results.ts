@@ -14,7 +14,7 @@ import type { BenchOptions } from "./options.js";
 import { PATH_LABELS, type PathName } from "./paths.js";
 import type { ResumeFigures } from "./resume.js";
 import { fixed, ratio } from "./stats.js";
-import type { FloorFigures, StormFigures } from "./storm.js";
+import { FLOOR_SERVERS, type FloorFigures, type StormFigures } from "./storm.js";
 
 export interface Results {
   machine: string;
@@ -231,7 +231,7 @@ function floorTable(storms: StormFigures[]): string[] {
   if (paths.length === 0) return [];
   const rows = paths.flatMap((path) => {
     const row = (label: string, cell: (f: FloorFigures) => string): string[] => [
-      `${PATH_LABELS[path]}: ${label}`,
+      `${FLOOR_SERVERS[path]}: ${label}`,
       ...storms.map((s) => {
         const f = s.floors.find((x) => x.path === path);
         return f ? cell(f) : "—";
@@ -365,7 +365,7 @@ export function verdicts(r: Results): Verdict[] {
   if (st) {
     out.push({
       target: "storm of 10k resumed within 10 s, zero bytes lost",
-      measured: `${fixed(st.resumed)}/${fixed(st.opened)} resumed, the last after ${fixed(st.resumeS.max, 2)} s (${(st.resumeS.max / 10).toFixed(2)}× the 10 s); ${fixed(st.lost)} bytes lost, ${st.incomplete + st.mismatched} of ${fixed(st.checkedChannels)} channels wrong${st.floors.map((f) => `; plain TLS reconnects alone, ${PATH_LABELS[f.path]}: ${fixed(f.reconnectS.max, 2)} s`).join("")}`,
+      measured: `${fixed(st.resumed)}/${fixed(st.opened)} resumed, the last after ${fixed(st.resumeS.max, 2)} s (${(st.resumeS.max / 10).toFixed(2)}× the 10 s); ${fixed(st.lost)} bytes lost, ${st.incomplete + st.mismatched} of ${fixed(st.checkedChannels)} channels wrong${st.floors.map((f) => `; plain TLS reconnects alone, ${FLOOR_SERVERS[f.path]}: ${fixed(f.reconnectS.max, 2)} s`).join("")}`,
       met:
         st.resumed === st.opened &&
         st.opened === st.sessions &&

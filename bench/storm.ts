@@ -20,7 +20,7 @@
 import { readFileSync } from "node:fs";
 import type { LifelineProcess } from "../test/support/procs.js";
 import { fitting } from "./idle.js";
-import { PATH_LABELS, startPath, startServe, type PathName } from "./paths.js";
+import { startPath, startServe, type PathName } from "./paths.js";
 import {
   call,
   cpuSeconds,
@@ -75,9 +75,12 @@ export interface StormFigures {
   floors: FloorFigures[];
 }
 
+/** The servers the floor's plain TLS connections reach, by the path they belong to. */
+export const FLOOR_SERVERS = { node: "bare Node TLS server", stunnel: "stunnel server" } as const;
+
 /** A storm of plain TLS connections that reconnect (see the top of this file). */
 export interface FloorFigures {
-  path: PathName;
+  path: keyof typeof FLOOR_SERVERS;
   connections: number;
   opened: number;
   reconnected: number;
@@ -419,7 +422,7 @@ async function floor(
       cpuS: { server, clients, proxies },
     };
     progress(
-      `storm floor, ${PATH_LABELS[path]}: ${figures.reconnected}/${figures.opened} plain TLS connections ` +
+      `storm floor, ${FLOOR_SERVERS[path]}: ${figures.reconnected}/${figures.opened} plain TLS connections ` +
         `reconnected, the last after ${figures.reconnectS.max.toFixed(2)} s; ${figures.failedDials} failed dials, ` +
         `${figures.listenOverflows} listen queue overflows; CPU s: server ${server.toFixed(1)}, ` +
         `clients ${clients.toFixed(1)}, proxies ${proxies.toFixed(1)}`,
