@@ -325,7 +325,7 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
 
     /** Resolves once every session (or reconnecting TLS connection) resumed after `since` (Date.now()), or at the timeout. */
     resumed: async (command: { since: number; timeoutMs: number }) => {
-      const sessions = held.filter((h) => h.runner ?? h.tls);
+      const sessions = held;
       const done = (): boolean => sessions.every((h) => h.resumedAt >= command.since || h.closedWith);
       const start = Date.now();
       await new Promise<void>((resolve) => {

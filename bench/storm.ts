@@ -78,9 +78,12 @@ export interface StormFigures {
 /** The servers the floor's plain TLS connections reach, by the path they belong to. */
 export const FLOOR_SERVERS = { node: "bare Node TLS server", stunnel: "stunnel server" } as const;
 
+type FloorPath = keyof typeof FLOOR_SERVERS;
+const hasFloor = (path: PathName): path is FloorPath => path in FLOOR_SERVERS;
+
 /** A storm of plain TLS connections that reconnect (see the top of this file). */
 export interface FloorFigures {
-  path: keyof typeof FLOOR_SERVERS;
+  path: FloorPath;
   connections: number;
   opened: number;
   reconnected: number;
@@ -141,6 +144,12 @@ const SOMAXCONN = 65_535;
 
 const sum = <T>(list: T[], of: (x: T) => number): number => list.reduce((n, x) => n + of(x), 0);
 
+/** Seconds from the cut until each session (or connection) of the client processes resumed. */
+function afterCut(resumed: Resumed[]): Percentiles {
+  const at = percentiles(resumed.flatMap((r) => r.times).sort((a, b) => a - b));
+  return { p50: at.p50 / 1000, p99: at.p99 / 1000, max: at.max / 1000 };
+}
+
 /**
  * The storm runs in a network namespace of its own (its own loopback), where the listen queue can
  * be set as an administrator would without touching the machine's; without root, in the machine's.
@@ -158,10 +167,8 @@ export function benchStorm(
       if (!namespace)
         progress("storm: no network namespace (needs root): the machine's listen queue limit applies");
       const figures = await storm(sessions, perAddress, namespace, progress);
-      for (const path of paths) {
-        if (path === "node" || path === "stunnel")
-          figures.floors.push(await floor(path, sessions, perAddress, namespace, progress));
-      }
+      for (const path of paths.filter(hasFloor))
+        figures.floors.push(await floor(path, sessions, perAddress, namespace, progress));
       return figures;
     },
   );
@@ -179,8 +186,8 @@ interface Fleet {
   all<T>(command: object, timeoutMs?: number): Promise<T[]>;
   /** Resets every link at once (every proxy's); answers how many. */
   cut(): Promise<number>;
-  /** CPU seconds of the client processes and of the proxies since `cpuMark`. */
-  cpuMark(): () => { clients: number; proxies: number };
+  /** CPU seconds of the server process `serverPid`, the client processes and the proxies since `cpuMark`. */
+  cpuMark(serverPid: number): () => { server: number; clients: number; proxies: number };
 }
 
 /** Starts the fleet for `sessions` links to `serverPort`; its processes join `children`. */
@@ -217,10 +224,12 @@ async function startFleet(
       Promise.all(clients.map((c) => call<T>(c, command, timeoutMs))),
     cut: async () =>
       sum(await Promise.all(proxies.map((p) => call<{ cut: number }>(p, { cmd: "cut" }))), (c) => c.cut),
-    cpuMark: () => {
+    cpuMark: (serverPid) => {
+      const serverBefore = cpuSeconds([serverPid]);
       const clientsBefore = cpuSeconds(pids(clients));
       const proxiesBefore = cpuSeconds(pids(proxies));
       return () => ({
+        server: cpuSeconds([serverPid]) - serverBefore,
         clients: cpuSeconds(pids(clients)) - clientsBefore,
         proxies: cpuSeconds(pids(proxies)) - proxiesBefore,
       });
@@ -290,27 +299,22 @@ async function storm(
       `storm: ${calm ? "calm" : "NOT calm after 60 s"}; ${lostBefore} links lost and resumed before the cut, ` +
         `${sum(before, (s) => s.failedDials)} failed dials`,
     );
-    const servePid = serve.proc.child.pid!;
-    const serveBefore = cpuSeconds([servePid]);
-    const fleetCpu = fleet.cpuMark();
+    const cpuSince = fleet.cpuMark(serve.proc.child.pid!);
     const overflowsBefore = overflows();
     const cutAt = Date.now();
     const cut = await fleet.cut();
     await all({ cmd: "send", bytes: BURST });
     progress(`storm: ${cut} links cut`);
     const resumed = await all<Resumed>({ cmd: "resumed", since: cutAt, timeoutMs: 120_000 });
-    const serveCpu = cpuSeconds([servePid]) - serveBefore;
-    const { clients: clientsCpu, proxies: proxiesCpu } = fleetCpu();
+    const cpu = cpuSince();
     const listenOverflows = overflows() - overflowsBefore;
     const echoed = await all<Echoed>({ cmd: "echoed", timeoutMs: 60_000, since: cutAt });
     const allBack = (Date.now() - cutAt) / 1000;
     const { echoed: targetReceived } = await call<{ echoed: number }>(target, { cmd: "stats" });
 
-    const times = resumed.flatMap((r) => r.times).sort((a, b) => a - b);
     const resumedCount = sum(resumed, (r) => r.resumed);
     const sent = sum(echoed, (e) => e.sent);
     const received = sum(echoed, (e) => e.received);
-    const at = percentiles(times);
     const figures: StormFigures = {
       sessions,
       clientProcesses: groups,
@@ -319,7 +323,7 @@ async function storm(
       establishSeconds,
       resumed: resumedCount,
       closed: sum(resumed, (r) => r.closed),
-      resumeS: { p50: at.p50 / 1000, p99: at.p99 / 1000, max: at.max / 1000 },
+      resumeS: afterCut(resumed),
       allBytesBackS: allBack,
       bytesEachWay: sent,
       checkedChannels: sum(echoed, (e) => e.channels),
@@ -336,7 +340,7 @@ async function storm(
       somaxconn,
       listenOverflows,
       perAddress,
-      cpuS: { serve: serveCpu, clients: clientsCpu, proxies: proxiesCpu },
+      cpuS: { serve: cpu.server, clients: cpu.clients, proxies: cpu.proxies },
       floors: [],
     };
     const count = (event: string): number => serve.proc.events(event).length;
@@ -370,7 +374,7 @@ async function storm(
  * `path`'s server, through the same proxies and light client, cut at once and dialled again.
  */
 async function floor(
-  path: "node" | "stunnel",
+  path: FloorPath,
   sessions: number,
   perAddress: number,
   namespace: string | undefined,
@@ -400,32 +404,27 @@ async function floor(
     );
     await fleet.all({ cmd: "settled", quietMs: 2000, timeoutMs: 60_000 });
     await fleet.all({ cmd: "mark" });
-    const serverPid = running.serverPid!;
-    const serverBefore = cpuSeconds([serverPid]);
-    const fleetCpu = fleet.cpuMark();
+    const cpuSince = fleet.cpuMark(running.serverPid!);
     const overflowsBefore = overflows();
     const cutAt = Date.now();
     await fleet.cut();
     const resumed = await fleet.all<Resumed>({ cmd: "resumed", since: cutAt, timeoutMs: 120_000 });
-    const server = cpuSeconds([serverPid]) - serverBefore;
-    const { clients, proxies } = fleetCpu();
-    const times = resumed.flatMap((r) => r.times).sort((a, b) => a - b);
-    const at = percentiles(times);
+    const cpuS = cpuSince();
     const figures: FloorFigures = {
       path,
       connections,
       opened: sum(opened, (o) => o.opened),
-      reconnected: times.length,
-      reconnectS: { p50: at.p50 / 1000, p99: at.p99 / 1000, max: at.max / 1000 },
+      reconnected: sum(resumed, (r) => r.resumed),
+      reconnectS: afterCut(resumed),
       failedDials: sum(resumed, (r) => r.failedDials),
       listenOverflows: overflows() - overflowsBefore,
-      cpuS: { server, clients, proxies },
+      cpuS,
     };
     progress(
       `storm floor, ${FLOOR_SERVERS[path]}: ${figures.reconnected}/${figures.opened} plain TLS connections ` +
         `reconnected, the last after ${figures.reconnectS.max.toFixed(2)} s; ${figures.failedDials} failed dials, ` +
-        `${figures.listenOverflows} listen queue overflows; CPU s: server ${server.toFixed(1)}, ` +
-        `clients ${clients.toFixed(1)}, proxies ${proxies.toFixed(1)}`,
+        `${figures.listenOverflows} listen queue overflows; CPU s: server ${cpuS.server.toFixed(1)}, ` +
+        `clients ${cpuS.clients.toFixed(1)}, proxies ${cpuS.proxies.toFixed(1)}`,
     );
     return figures;
   } finally {
