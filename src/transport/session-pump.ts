@@ -24,6 +24,7 @@ export interface PumpHooks {
 }
 
 interface ChannelPipe {
+  channel: number;
   socket: Duplex;
   /**
    * Bytes read from the socket that the session has not accepted yet, oldest first. Usually empty
@@ -36,6 +37,8 @@ interface ChannelPipe {
   ended: boolean;
   /** The socket failed (reset, write error): a close after this is an abort, not a clean end. */
   failed: boolean;
+  /** Bytes delivered during this service pass, written when it ends (see `deliver`). */
+  delivered: Uint8Array[];
 }
 
 /** The longest delay setTimeout accepts (2^31 - 1 ms, about 24.8 days). */
@@ -58,11 +61,11 @@ export class SessionPump {
   private servicing = false;
   private again = false;
   /**
-   * Channel sockets written during this service pass, corked until it ends, so that the pieces of
-   * DATA one read completes (the end of one frame, the start of the next) leave in one vectored
-   * write. Made on first write: an idle session never needs it.
+   * Channels with bytes delivered during this service pass. They are written when it ends, so that
+   * the pieces of DATA one read completes (the end of one frame, the start of the next) leave in one
+   * vectored write with one completion. Made on first delivery: an idle session never needs it.
    */
-  private corked: Set<Duplex> | undefined;
+  private delivering: Set<ChannelPipe> | undefined;
   readonly stats = new SessionStats(nodeEnv.now());
 
   constructor(
@@ -103,7 +106,15 @@ export class SessionPump {
 
   /** Connects an application socket to `channel`: reads feed the session, deliveries are written. */
   attachChannel(channel: number, socket: Duplex): void {
-    const pipe: ChannelPipe = { socket, pending: [], blocked: false, ended: false, failed: false };
+    const pipe: ChannelPipe = {
+      channel,
+      socket,
+      pending: [],
+      blocked: false,
+      ended: false,
+      failed: false,
+      delivered: [],
+    };
     this.channels.set(channel, pipe);
     socket.on("data", (chunk: Buffer) => {
       if (this.channels.get(channel) !== pipe) return;
@@ -154,9 +165,9 @@ export class SessionPump {
       } while (this.again || handled > 0);
     } finally {
       this.servicing = false;
-      if (this.corked && this.corked.size > 0) {
-        for (const socket of this.corked) socket.uncork();
-        this.corked.clear();
+      if (this.delivering && this.delivering.size > 0) {
+        for (const pipe of this.delivering) this.deliver(pipe);
+        this.delivering.clear();
       }
     }
     this.arm();
@@ -184,26 +195,18 @@ export class SessionPump {
           this.session.reset(event.channel, "CHANNEL_ABORTED");
           break;
         }
-        const n = event.bytes.length;
-        this.stats.unflushed += n;
-        this.corked ??= new Set();
-        if (!this.corked.has(pipe.socket)) {
-          pipe.socket.cork();
-          this.corked.add(pipe.socket);
-        }
-        pipe.socket.write(event.bytes, (err) => {
-          this.stats.unflushed -= n;
-          if (err) return;
-          // A destroyed stream reports success for what it dropped: count only what was really flushed.
-          if (!pipe.socket.destroyed) this.stats.outOfTunnel += n;
-          this.session.consume(event.channel, n);
-          this.service();
-        });
+        pipe.delivered.push(event.bytes);
+        (this.delivering ??= new Set()).add(pipe);
         break;
       }
-      case "eof":
-        this.channels.get(event.channel)?.socket.end();
+      case "eof": {
+        const pipe = this.channels.get(event.channel);
+        if (pipe) {
+          this.deliver(pipe);
+          pipe.socket.end();
+        }
         break;
+      }
       case "writable": {
         const pipe = this.channels.get(event.channel);
         if (pipe && pipe.pending.length > 0) this.offer(event.channel, pipe);
@@ -245,6 +248,37 @@ export class SessionPump {
     }
     this.stats.observe(event);
     this.hooks.onEvent(event);
+  }
+
+  /**
+   * Writes what this pass delivered to `pipe` as one write (several corked), with one completion:
+   * the bytes are consumed, opening the peer's window, only once the socket has flushed them.
+   */
+  private deliver(pipe: ChannelPipe): void {
+    const chunks = pipe.delivered;
+    if (chunks.length === 0) return;
+    pipe.delivered = [];
+    const { socket, channel } = pipe;
+    let n = 0;
+    for (const chunk of chunks) n += chunk.length;
+    this.stats.unflushed += n;
+    const flushed = (err?: Error | null): void => {
+      this.stats.unflushed -= n;
+      if (err) return;
+      // A destroyed stream reports success for what it dropped: count only what was really flushed.
+      if (!socket.destroyed) this.stats.outOfTunnel += n;
+      this.session.consume(channel, n);
+      this.service();
+    };
+    const last = chunks.length - 1;
+    if (last === 0) {
+      socket.write(chunks[0], flushed);
+      return;
+    }
+    socket.cork();
+    for (let i = 0; i < last; i++) socket.write(chunks[i]);
+    socket.write(chunks[last], flushed);
+    socket.uncork();
   }
 
   /** Hands the pending bytes to the session in order; pauses the socket while the budget is full. */
@@ -291,25 +325,28 @@ export class SessionPump {
       this.dispose();
       return;
     }
-    if (at === this.timerAt && this.timer) return;
     // Node runs longer timeouts after 1 ms: a deadline beyond the maximum is re-armed when this fires.
     const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - nodeEnv.now()));
-    this.timerAt = at;
     if (this.timer && delay === this.timerDelay) {
-      // The usual case on an idle link: a frame just arrived and moved the dead-link deadline to the
-      // same delay from now. Reusing the timer spares a Timeout per frame, which would live long
-      // enough to reach the old generation, where thousands of idle sessions pile up garbage.
+      // The usual case: a frame just arrived and moved the dead-link deadline to the same delay from
+      // now, or a delivery owes another delayed ACK. Reusing the timer spares a Timeout per frame,
+      // which would live long enough to reach the old generation, where thousands of idle sessions
+      // pile up garbage.
+      this.timerAt = at;
       this.timer.refresh();
       return;
     }
+    // A timer due sooner stays: when it fires early, the pass it runs arms the timer again. So a
+    // delayed ACK sent before its deadline costs nothing, rather than two new timers per round trip.
+    if (at >= this.timerAt) return;
     clearTimeout(this.timer);
+    this.timerAt = at;
     this.timerDelay = delay;
     this.timer = setTimeout(this.onTimer, delay);
     this.timer.unref();
   }
 
   private readonly onTimer = (): void => {
-    this.timer = undefined;
     this.timerAt = Infinity;
     // Judge the deadline after this turn of the event loop has read its sockets: a process that fell
     // behind (a reconnect storm keeps one busy for seconds) would otherwise find a link silent whose
