@@ -7,6 +7,7 @@
 import { isIP } from "node:net";
 import { connect, createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
 import { formatHostPort, type HostPort } from "../ops/address.js";
+import { addressWatch, type AddressWatch } from "./address-watch.js";
 import { verifyPeer, type Verification } from "./verify.js";
 
 /**
@@ -72,13 +73,15 @@ export interface TlsLink {
 /**
  * Connects TCP within `timeoutMs`, then TLS within `tlsWaitMs` (TLS_WAIT_FACTOR times `timeoutMs`
  * unless given), without judging the server's certificate: that is for checkPeer or verifyPeer, so
- * that their failures are told apart from network ones.
+ * that their failures are told apart from network ones. Once TCP is up, the attempt is given up at
+ * once if its local address leaves the machine (`watch`).
  */
 export function openTls(
   server: HostPort,
   verification: Verification,
   timeoutMs: number,
   tlsWaitMs = TLS_WAIT_FACTOR * timeoutMs,
+  watch: AddressWatch = addressWatch,
 ): Promise<TlsLink> {
   return new Promise((resolve, reject) => {
     const servername = isIP(server.host) ? undefined : server.host;
@@ -112,17 +115,30 @@ export function openTls(
       );
     };
     let timer = giveUp(timeoutMs, "no TCP connection");
+    let unwatch = (): void => undefined;
     socket.once("connect", () => {
       step++;
       connectedAt = performance.now();
       clearTimeout(timer);
       timer = giveUp(tlsWaitMs, "connected, but no TLS handshake");
+      // A resume may wait long for TLS (a server in a storm keeps it queued); a move to another
+      // network during that wait must not hold it there.
+      unwatch = watch.watch(socket, () =>
+        fail(
+          new UnreachableError(
+            `${formatHostPort(server)}: the local address ${socket.localAddress} left this machine before TLS completed`,
+            "ADDRESS_GONE",
+          ),
+        ),
+      );
     });
+    socket.once("close", () => unwatch());
     socket.once("error", (err: NodeJS.ErrnoException) =>
       fail(new UnreachableError(`${formatHostPort(server)}: ${err.code ?? err.message}`, err.code)),
     );
     socket.once("secureConnect", () => {
       step++;
+      unwatch();
       clearTimeout(timer);
       socket.removeAllListeners("error");
       resolve({ socket, handshakeMs: performance.now() - connectedAt });

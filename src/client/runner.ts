@@ -5,6 +5,7 @@
  */
 import { randomInt } from "node:crypto";
 import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
 import {
   AuthMethod,
   ClientSession,
@@ -21,6 +22,7 @@ import type { TrackedSession } from "../ops/session-table.js";
 import { nodeEnv } from "../transport/node-env.js";
 import { SessionPump } from "../transport/session-pump.js";
 import type { SessionStats } from "../transport/session-stats.js";
+import { addressWatch } from "./address-watch.js";
 import { backoffDelay } from "./backoff.js";
 import { dial, RESUME_TLS_WAIT_MS, TLS_WAIT_FACTOR, UnreachableError } from "./dialer.js";
 import { SecurityError, type Verification } from "./verify.js";
@@ -112,8 +114,23 @@ export class ClientRunner implements TrackedSession {
     );
     if (note) this.log.warn("link.connected", note);
     const established = new Promise<void>((resolve, reject) => (this.pendingStart = { resolve, reject }));
-    this.pump.attachLink(this.session.linkUp(), socket);
+    this.attachLink(socket);
     await established;
+  }
+
+  /**
+   * Makes `socket` the session's link. If its local address leaves the machine (roaming), the link is
+   * given up at once: nothing can reach that address any more, and waiting for the keepalive's
+   * verdict would add `dead-after` to every move between networks.
+   */
+  private attachLink(socket: TLSSocket): void {
+    const link = this.session.linkUp();
+    this.pump.attachLink(link, socket);
+    const unwatch = addressWatch.watch(socket, () => {
+      this.session.linkDown(link, "address-gone");
+      this.pump.service();
+    });
+    socket.once("close", unwatch);
   }
 
   /** Carries `socket` on a new channel of this session; `done` learns how the channel ended. */
@@ -242,7 +259,7 @@ export class ClientRunner implements TrackedSession {
             socket.destroy();
             return;
           }
-          this.pump.attachLink(this.session.linkUp(), socket);
+          this.attachLink(socket);
           return;
         } catch (err) {
           if (err instanceof SecurityError) {

@@ -129,7 +129,7 @@ export class LifelineMetrics {
     const resumes = counter("lifeline_resumes_total", "Sessions resumed on a new link after an outage.");
     const linkLosses = counter(
       "lifeline_link_losses_total",
-      "Links lost under a live session, by reason (link-dead: silent).",
+      "Links lost under a live session, by reason (link-dead: silent; address-gone: the client moved to another network or lost it).",
       ["reason"],
     );
     const backpressure = counter(

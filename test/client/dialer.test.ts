@@ -6,9 +6,10 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer as createNetServer } from "node:net";
-import { tmpdir } from "node:os";
+import { tmpdir, type NetworkInterfaceInfo } from "node:os";
 import { join } from "node:path";
 import { createServer as createTlsServer } from "node:tls";
+import { AddressWatch } from "../../src/client/address-watch.js";
 import { openTls, UnreachableError } from "../../src/client/dialer.js";
 import { ensureCertificate } from "../../src/server/credentials.js";
 import { listen } from "../support/net-fixtures.js";
@@ -53,3 +54,30 @@ test("a connection that came up in time is not judged late when the process was 
   const { socket } = await dialing;
   socket.destroy();
 });
+
+test(
+  "a dial waiting for TLS is given up at once when its local address leaves the machine",
+  { timeout: 10_000 },
+  async (t) => {
+    const port = await lateTls(t, undefined);
+    // The interfaces as the watch sees them: loopback, until it is "gone" (the host's own are never touched).
+    let addresses = ["127.0.0.1"];
+    const watch = new AddressWatch(
+      () => ({ lo: addresses.map((address) => ({ address }) as NetworkInterfaceInfo) }),
+      3_600_000,
+    );
+    const dialing = openTls({ host: "127.0.0.1", port }, { mode: "pin", pin: "unused" }, 5000, 60_000, watch);
+    const settled = dialing.then(
+      () => "connected",
+      (err: unknown) => err,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100)); // TCP is up on loopback by now
+    watch.check();
+    addresses = ["10.99.0.3"];
+    watch.check();
+    const err = await settled;
+    assert.ok(err instanceof UnreachableError, `rejected as unreachable, not ${String(err)}`);
+    assert.equal(err.code, "ADDRESS_GONE");
+    assert.match(err.message, /the local address 127\.0\.0\.1 left this machine before TLS completed/);
+  },
+);

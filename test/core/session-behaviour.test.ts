@@ -117,6 +117,22 @@ test("a silent link is declared dead after deadAfter with nothing received, and 
   assert.equal(sim.client.nextDeadline(), sim.env.now() + 180_000, "the expiry timer is armed");
 });
 
+test("a link given up because its address left the machine suspends with that reason, and only the current link counts", () => {
+  const sim = established({ keepaliveIntervalMs: 3000, deadAfterMs: 5000 });
+  const link = sim.client.currentLink as number;
+  sim.client.linkDown(link + 1, "address-gone");
+  assert.equal(sim.client.state, SessionState.Established, "a link number that is not current is ignored");
+  sim.client.linkDown(link, "address-gone");
+  assert.deepEqual(
+    sim.client.takeEvents().filter((e) => e.type === "close-link" || e.type === "suspended"),
+    [
+      { type: "close-link", link },
+      { type: "suspended", reason: "address-gone" },
+    ],
+  );
+  assert.equal(sim.client.state, SessionState.Suspended);
+});
+
 test("a session left without a link past the timeout expires on both sides and resets its channels", () => {
   const sim = established({ sessionTimeoutMs: 60_000 });
   const id = openOne(sim);

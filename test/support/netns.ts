@@ -15,6 +15,8 @@ export interface Topology {
   clientAddress: string;
   /** The client's end of the veth pair (inside the client namespace). */
   clientDevice: string;
+  /** The server's end (inside the server namespace). */
+  serverDevice: string;
 }
 
 /** Why namespace tests cannot run here, or undefined when they can. */
@@ -37,8 +39,9 @@ export function makeTopology(t: TestContext): Topology {
     serverAddress: "10.99.0.1",
     clientAddress: "10.99.0.2",
     clientDevice: `vc${tag}`,
+    serverDevice: `vs${tag}`,
   };
-  const serverDevice = `vs${tag}`;
+  const { serverDevice } = topology;
   t.after(() => {
     for (const ns of [topology.server, topology.client]) {
       // Every process inside these namespaces was started by this test: end them, then the namespace.
@@ -77,6 +80,42 @@ export function makeTopology(t: TestContext): Topology {
   ip("-n", topology.server, "link", "set", serverDevice, "up");
   ip("-n", topology.client, "link", "set", topology.clientDevice, "up");
   return topology;
+}
+
+/** Why black-hole tests cannot run here (they need nftables), or undefined when they can. */
+export function nftUnavailable(): string | undefined {
+  const probe = spawnSync("nft", ["--version"], { encoding: "utf8" });
+  return probe.error || probe.status !== 0 ? "needs nftables (nft)" : undefined;
+}
+
+/**
+ * Makes the veth pair a silent black hole: each namespace drops whatever arrives on its end, with
+ * nftables rules inside that namespace. Both interfaces stay up and addressed, nothing is refused
+ * or reset: packets just vanish, as on a dead Wi-Fi or a stateful firewall that forgot the flow.
+ * Returns the function that lets traffic through again.
+ */
+export function blackHole(topology: Topology): () => void {
+  const ends: [string, string][] = [
+    [topology.client, topology.clientDevice],
+    [topology.server, topology.serverDevice],
+  ];
+  for (const [ns, device] of ends) {
+    const rules = `table inet lifeline_black_hole {
+  chain input { type filter hook input priority 0; iifname "${device}" drop; }
+}
+`;
+    execFileSync("ip", ["netns", "exec", ns, "nft", "-f", "-"], {
+      input: rules,
+      stdio: ["pipe", "ignore", "pipe"],
+    });
+  }
+  return () => {
+    for (const [ns] of ends) {
+      execFileSync("ip", ["netns", "exec", ns, "nft", "delete", "table", "inet", "lifeline_black_hole"], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+    }
+  };
 }
 
 /** The command prefix that runs node inside namespace `ns`. */

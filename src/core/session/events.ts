@@ -2,7 +2,10 @@
 import type { ErrorCode } from "../errors.js";
 import type { SessionState } from "./state.js";
 
-export type SuspendReason = "link-lost" | "link-dead" | "replaced";
+export type SuspendReason = "link-lost" | "link-dead" | "replaced" | "address-gone";
+
+/** Why the I/O layer reports a link down: its transport closed, or its local address left the machine. */
+export type LinkDownReason = Extract<SuspendReason, "link-lost" | "address-gone">;
 
 export type SessionEvent =
   /** Every state change, for the log. */

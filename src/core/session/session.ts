@@ -11,7 +11,7 @@ import { codeFromWire, isLifelineError, LifelineError, WIRE_CODES, type ErrorCod
 import { Channel } from "../reliable/channel.js";
 import type { BudgetWaiter, SharedBudget } from "../reliable/shared-budget.js";
 import type { SessionEnv } from "./env.js";
-import type { SessionEvent, SuspendReason } from "./events.js";
+import type { LinkDownReason, SessionEvent, SuspendReason } from "./events.js";
 import type { ServerParams, SessionLimits } from "./options.js";
 import { assertTransition, SessionState } from "./state.js";
 
@@ -167,9 +167,9 @@ export abstract class Session implements BudgetWaiter {
     }
   }
 
-  /** The transport of link `link` closed or failed. */
-  linkDown(link: number): void {
-    if (this.link?.id === link && this.current !== SessionState.Closed) this.dropLink("link-lost");
+  /** The transport of link `link` closed or failed, or (`address-gone`) can no longer carry a byte. */
+  linkDown(link: number, reason: LinkDownReason = "link-lost"): void {
+    if (this.link?.id === link && this.current !== SessionState.Closed) this.dropLink(reason);
   }
 
   /**

@@ -1,0 +1,91 @@
+/**
+ * Notices when a link's local address leaves this machine: roaming (a laptop or a ward's tablet
+ * moving to another network) takes the old address away, and a TCP connection from it can never
+ * carry another byte. Without this, only the keepalive would find out, `dead-after` (5 s) later; with
+ * it, the client resumes from its new address within a check interval.
+ *
+ * Node has no notice of address changes, so the interfaces are read once per interval, for every
+ * watched socket of the process at once (the bench's light client holds 10,000 sessions). Node lists
+ * only the addresses of interfaces that are up and running, so an interface that goes down (Wi-Fi
+ * lost) counts as its address leaving: the client gives the link up and redials until it is back.
+ */
+import { networkInterfaces } from "node:os";
+
+/** How often the interfaces are read while any socket is watched, in milliseconds. */
+export const ADDRESS_CHECK_MS = 500;
+
+/** What the watch needs of a socket: its local address once connected. */
+export interface LocallyBound {
+  readonly localAddress?: string | undefined;
+}
+
+/** The addresses of this machine's interfaces. */
+export type InterfaceLister = () => ReturnType<typeof networkInterfaces>;
+
+/** "::ffff:10.0.0.2" → "10.0.0.2"; "fe80::1%eth0" → "fe80::1": how sockets and interfaces differ in spelling. */
+export function canonicalAddress(address: string): string {
+  const bare = address.split("%")[0] as string;
+  return bare.toLowerCase().startsWith("::ffff:") && bare.includes(".") ? bare.slice(7) : bare.toLowerCase();
+}
+
+interface Watched {
+  onGone: () => void;
+  /** The address was found on an interface once: only then does its absence mean it left. */
+  seen: boolean;
+}
+
+export class AddressWatch {
+  private readonly watched = new Map<LocallyBound, Watched>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly listInterfaces: InterfaceLister = networkInterfaces,
+    private readonly intervalMs = ADDRESS_CHECK_MS,
+  ) {}
+
+  /** Calls `onGone` once if `socket`'s local address leaves this machine; returns a function that stops watching. */
+  watch(socket: LocallyBound, onGone: () => void): () => void {
+    this.watched.set(socket, { onGone, seen: false });
+    if (!this.timer) {
+      this.timer = setInterval(() => this.check(), this.intervalMs);
+      this.timer.unref();
+    }
+    return () => this.forget(socket);
+  }
+
+  /** Reads the interfaces once and reports every watched socket whose address is gone. */
+  check(): void {
+    let present: Set<string>;
+    try {
+      present = new Set(
+        Object.values(this.listInterfaces())
+          .flat()
+          .map((entry) => canonicalAddress(entry?.address ?? "")),
+      );
+    } catch {
+      return; // cannot tell: judge nothing
+    }
+    for (const [socket, watched] of [...this.watched]) {
+      const local = socket.localAddress;
+      if (local === undefined) continue;
+      if (present.has(canonicalAddress(local))) {
+        watched.seen = true;
+      } else if (watched.seen) {
+        // Where the interfaces cannot be listed (some sandboxes), an address is never seen, so never judged gone.
+        this.forget(socket);
+        watched.onGone();
+      }
+    }
+  }
+
+  private forget(socket: LocallyBound): void {
+    this.watched.delete(socket);
+    if (this.watched.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+
+/** The process's one watch: one read of the interfaces per interval, however many links. */
+export const addressWatch = new AddressWatch();
