@@ -82,10 +82,26 @@ export function makeTopology(t: TestContext): Topology {
   return topology;
 }
 
-/** Why black-hole tests cannot run here (they need nftables), or undefined when they can. */
+/**
+ * Why black-hole tests cannot run here, or undefined when they can: they need the nft command and
+ * nftables in the kernel, which is tried in a namespace of its own, made and deleted for the probe.
+ */
 export function nftUnavailable(): string | undefined {
-  const probe = spawnSync("nft", ["--version"], { encoding: "utf8" });
-  return probe.error || probe.status !== 0 ? "needs nftables (nft)" : undefined;
+  const version = spawnSync("nft", ["--version"], { encoding: "utf8" });
+  if (version.error || version.status !== 0) return "needs nftables (nft)";
+  const probe = `llnft${process.pid}`;
+  try {
+    ip("netns", "add", probe);
+    const table = spawnSync("ip", ["netns", "exec", probe, "nft", "-f", "-"], {
+      input: "table inet lifeline_probe {}\n",
+      encoding: "utf8",
+    });
+    return table.status === 0 ? undefined : `nftables does not work here: ${table.stderr.trim()}`;
+  } catch (err) {
+    return `cannot make a namespace to try nftables: ${(err as Error).message}`;
+  } finally {
+    spawnSync("ip", ["netns", "del", probe]);
+  }
 }
 
 /**
