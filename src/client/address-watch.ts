@@ -2,12 +2,13 @@
  * Notices when a link's local address leaves this machine: roaming (a laptop or a ward's tablet
  * moving to another network) takes the old address away, and a TCP connection from it can never
  * carry another byte. Without this, only the keepalive would find out, `dead-after` (5 s) later; with
- * it, the client resumes from its new address within a check interval.
+ * it, the client resumes from its new address within a second.
  *
  * Node has no notice of address changes, so the interfaces are read once per interval, for every
  * watched socket of the process at once (the bench's light client holds 10,000 sessions). Node lists
  * only the addresses of interfaces that are up and running, so an interface that goes down (Wi-Fi
- * lost) counts as its address leaving: the client gives the link up and redials until it is back.
+ * lost) counts as its address leaving. An address must be missing from two readings in a row: a
+ * moment without carrier (a switch between access points that keeps the address) is not a move.
  */
 import { networkInterfaces } from "node:os";
 
@@ -30,27 +31,48 @@ export function canonicalAddress(address: string): string {
 
 interface Watched {
   onGone: () => void;
-  /** The address was found on an interface once: only then does its absence mean it left. */
+  /** The address was found on an interface: only then does its absence mean it left. */
   seen: boolean;
+  /** Readings in a row that did not find it. */
+  missed: number;
 }
+
+/** Readings in a row an address must be missing from before it counts as gone. */
+const MISSES = 2;
 
 export class AddressWatch {
   private readonly watched = new Map<LocallyBound, Watched>();
   private timer: NodeJS.Timeout | undefined;
+  /** The addresses of the last reading, while the timer runs (a link dialled after it starts is judged by it). */
+  private lastReading: Set<string> | undefined;
 
   constructor(
     private readonly listInterfaces: InterfaceLister = networkInterfaces,
     private readonly intervalMs = ADDRESS_CHECK_MS,
   ) {}
 
+  /** Sockets watched now. */
+  get size(): number {
+    return this.watched.size;
+  }
+
   /** Calls `onGone` once if `socket`'s local address leaves this machine; returns a function that stops watching. */
   watch(socket: LocallyBound, onGone: () => void): () => void {
-    this.watched.set(socket, { onGone, seen: false });
+    const local = socket.localAddress;
+    const entry: Watched = {
+      onGone,
+      seen: local !== undefined && (this.lastReading?.has(canonicalAddress(local)) ?? false),
+      missed: 0,
+    };
+    this.watched.set(socket, entry);
     if (!this.timer) {
       this.timer = setInterval(() => this.check(), this.intervalMs);
       this.timer.unref();
     }
-    return () => this.forget(socket);
+    // Only this registration: the dialer's watch of a socket must not end the runner's that follows it.
+    return () => {
+      if (this.watched.get(socket) === entry) this.forget(socket);
+    };
   }
 
   /** Reads the interfaces once and reports every watched socket whose address is gone. */
@@ -65,12 +87,14 @@ export class AddressWatch {
     } catch {
       return; // cannot tell: judge nothing
     }
+    this.lastReading = present;
     for (const [socket, watched] of [...this.watched]) {
       const local = socket.localAddress;
       if (local === undefined) continue;
       if (present.has(canonicalAddress(local))) {
         watched.seen = true;
-      } else if (watched.seen) {
+        watched.missed = 0;
+      } else if (watched.seen && ++watched.missed >= MISSES) {
         // Where the interfaces cannot be listed (some sandboxes), an address is never seen, so never judged gone.
         this.forget(socket);
         watched.onGone();
@@ -83,9 +107,10 @@ export class AddressWatch {
     if (this.watched.size === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
+      this.lastReading = undefined;
     }
   }
 }
 
-/** The process's one watch: one read of the interfaces per interval, however many links. */
+/** The process's one watch: one reading of the interfaces per interval, however many links. */
 export const addressWatch = new AddressWatch();

@@ -73,8 +73,8 @@ export interface TlsLink {
 /**
  * Connects TCP within `timeoutMs`, then TLS within `tlsWaitMs` (TLS_WAIT_FACTOR times `timeoutMs`
  * unless given), without judging the server's certificate: that is for checkPeer or verifyPeer, so
- * that their failures are told apart from network ones. Once TCP is up, the attempt is given up at
- * once if its local address leaves the machine (`watch`).
+ * that their failures are told apart from network ones. Once TCP is up, the attempt is given up
+ * within a second if its local address leaves the machine (`watch`).
  */
 export function openTls(
   server: HostPort,

@@ -120,8 +120,8 @@ export class ClientRunner implements TrackedSession {
 
   /**
    * Makes `socket` the session's link. If its local address leaves the machine (roaming), the link is
-   * given up at once: nothing can reach that address any more, and waiting for the keepalive's
-   * verdict would add `dead-after` to every move between networks.
+   * given up within a second: nothing can reach that address any more, and waiting for the
+   * keepalive's verdict would add `dead-after` to every move between networks.
    */
   private attachLink(socket: TLSSocket): void {
     const link = this.session.linkUp();

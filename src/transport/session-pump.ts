@@ -259,6 +259,8 @@ export class SessionPump {
     if (chunks.length === 0) return;
     pipe.delivered = [];
     const { socket, channel } = pipe;
+    // Reset or closed in this same pass: the application is gone, and so is what it was owed.
+    if (socket.destroyed) return;
     let n = 0;
     for (const chunk of chunks) n += chunk.length;
     this.stats.unflushed += n;

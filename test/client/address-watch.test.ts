@@ -12,7 +12,7 @@ function watchOver(addresses: { now: string[] | Error }): AddressWatch {
   }, 3_600_000);
 }
 
-test("a socket whose address, once seen on an interface, is gone is reported once", (t) => {
+test("a socket whose address, once seen on an interface, is missing from two readings in a row is reported once", (t) => {
   const addresses = { now: ["127.0.0.1", "10.99.0.2"] };
   const watch = watchOver(addresses);
   const socket = { localAddress: "10.99.0.2" };
@@ -20,11 +20,47 @@ test("a socket whose address, once seen on an interface, is gone is reported onc
   t.after(watch.watch(socket, () => gone++));
   watch.check();
   assert.equal(gone, 0, "present: nothing to report");
+  addresses.now = ["127.0.0.1"];
+  watch.check();
+  addresses.now = ["127.0.0.1", "10.99.0.2"];
+  watch.check();
+  addresses.now = ["127.0.0.1"];
+  watch.check();
+  assert.equal(gone, 0, "missing from one reading only (a moment without carrier): kept");
   addresses.now = ["127.0.0.1", "10.99.0.3"];
   watch.check();
-  assert.equal(gone, 1, "the address left: reported");
+  assert.equal(gone, 1, "missing twice in a row: reported");
   watch.check();
   assert.equal(gone, 1, "and only once");
+});
+
+test("a socket watched after a reading that listed its address is judged from the next ones", (t) => {
+  const addresses = { now: ["10.99.0.2"] };
+  const watch = watchOver(addresses);
+  t.after(watch.watch({ localAddress: "127.0.0.1" }, () => undefined)); // keeps the readings current
+  watch.check();
+  let gone = 0;
+  t.after(watch.watch({ localAddress: "10.99.0.2" }, () => gone++));
+  addresses.now = ["10.99.0.3"];
+  watch.check();
+  watch.check();
+  assert.equal(gone, 1, "seen in the reading before it was watched");
+});
+
+test("stopping one watch of a socket leaves a later watch of the same socket in place", (t) => {
+  const addresses = { now: ["10.99.0.2"] };
+  const watch = watchOver(addresses);
+  const socket = { localAddress: "10.99.0.2" };
+  const stopDialer = watch.watch(socket, () => assert.fail("the dialer's watch was replaced"));
+  let gone = 0;
+  t.after(watch.watch(socket, () => gone++));
+  stopDialer();
+  assert.equal(watch.size, 1);
+  watch.check();
+  addresses.now = [];
+  watch.check();
+  watch.check();
+  assert.equal(gone, 1);
 });
 
 test("an address never seen on any interface is never judged gone (interfaces that cannot be listed)", (t) => {
@@ -70,6 +106,7 @@ test("addresses are compared as interfaces spell them: IPv4-mapped, scoped and u
   watch.check();
   assert.equal(gone, 0, "both found under their other spelling");
   addresses.now = ["10.0.0.9"];
+  watch.check();
   watch.check();
   assert.equal(gone, 2);
 });

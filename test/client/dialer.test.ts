@@ -66,14 +66,16 @@ test(
       () => ({ lo: addresses.map((address) => ({ address }) as NetworkInterfaceInfo) }),
       3_600_000,
     );
+    watch.check(); // the reading a socket connected from now on is judged by
     const dialing = openTls({ host: "127.0.0.1", port }, { mode: "pin", pin: "unused" }, 5000, 60_000, watch);
     const settled = dialing.then(
       () => "connected",
       (err: unknown) => err,
     );
-    await new Promise((resolve) => setTimeout(resolve, 100)); // TCP is up on loopback by now
-    watch.check();
+    // TCP is up (the server holds TLS forever) once the dial watches its address.
+    while (watch.size === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     addresses = ["10.99.0.3"];
+    watch.check();
     watch.check();
     const err = await settled;
     assert.ok(err instanceof UnreachableError, `rejected as unreachable, not ${String(err)}`);

@@ -169,7 +169,7 @@ async function handPlayedServer(t: TestContext) {
     ]),
   );
   while (session.state !== SessionState.Established) await new Promise((resolve) => setImmediate(resolve));
-  return { session, events, far, frames };
+  return { session, pump, events, far, frames };
 }
 
 /** Keeps this process busy (no event loop turn) until the dead-link deadline has passed. */
@@ -197,6 +197,42 @@ test("a link is judged dead only after the socket's pending bytes are read: a pr
     [],
     "the link was not declared dead",
   );
+});
+
+test("what one read delivers to a channel is written in order, before the channel's end", async (t) => {
+  const { session, pump, far, frames } = await handPlayedServer(t);
+  const written: string[] = [];
+  const app = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, done) {
+      written.push(chunk.toString());
+      done();
+    },
+    final(done) {
+      written.push("<end>");
+      done();
+    },
+  });
+  const channel = session.openChannel("default");
+  pump.attachChannel(channel, app);
+  pump.service();
+  const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+  // One write of the far end, so one read here: three pieces of data and the end, in one pass.
+  far.write(
+    concatBytes([
+      encodeFrameBytes({ kind: "opened", channel }),
+      encodeFrameBytes({ kind: "data", channel, offset: 0, data: bytes("abc") }),
+      encodeFrameBytes({ kind: "data", channel, offset: 3, data: bytes("def") }),
+      encodeFrameBytes({ kind: "data", channel, offset: 6, data: bytes("g") }),
+      encodeFrameBytes({ kind: "eof", channel, offset: 7 }),
+    ]),
+  );
+  while (!written.includes("<end>")) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(written.join(""), "abcdefg<end>", "every byte, in order, then the end");
+  // Delivered bytes are consumed once flushed: the far end hears that all 7 and the end arrived.
+  while (!frames.some((f) => f.kind === "ack" && f.channel === channel && f.received === 8)) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 });
 
 test("a link reset while the process was busy is reported lost, not dead", async (t) => {
