@@ -118,13 +118,17 @@ test("once all is acknowledged, a channel at rest keeps at most a 1 KiB packing 
   assert.equal(buffer.read(buffer.written - 1, 1).buffer.byteLength, 1024);
 });
 
-test("typing, one acknowledged keystroke after another, reuses one small block", () => {
+test("typing, one acknowledged keystroke or echoed line after another, reuses one small block", () => {
   const buffer = new SendBuffer();
   buffer.append(bytes(0));
   const block = buffer.read(0, 1).buffer;
-  for (let i = 1; i < 1000; i++) {
+  // 5,000 keystrokes and 5,000 lines of 64 bytes: many times the block's 1 KiB in all.
+  for (let i = 1; i < 10_000; i++) {
     buffer.ack(buffer.written);
-    buffer.append(bytes(i & 0xff));
-    assert.equal(buffer.read(buffer.written - 1, 1).buffer, block, `keystroke ${i}`);
+    const write = i < 5000 ? bytes(i & 0xff) : new Uint8Array(64).fill(i & 0xff);
+    buffer.append(write);
+    const last = buffer.read(buffer.written - write.length, write.length);
+    assert.equal(last.buffer, block, `write ${i}`);
+    assert.deepEqual([...last], [...write], `write ${i} reads back`);
   }
 });

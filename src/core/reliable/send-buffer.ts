@@ -142,11 +142,14 @@ export class SendBuffer {
   /** Reclaims the array slots of trimmed chunks once they are the larger part. */
   private compact(): void {
     if (this.head === this.chunks.length) {
-      this.chunks = [];
-      this.starts = [];
+      this.chunks.length = 0;
+      this.starts.length = 0;
       this.head = 0;
       this.packEntry = -1;
+      // Every byte in the block is acknowledged: a small one is filled again from its start, so that
+      // typing never allocates; a larger one is let go.
       if (this.pack && this.pack.length > SMALL_WRITE) this.pack = undefined;
+      else this.packUsed = 0;
     } else if (this.head > 64 && this.head * 2 > this.chunks.length) {
       this.chunks = this.chunks.slice(this.head);
       this.starts = this.starts.slice(this.head);
