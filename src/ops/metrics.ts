@@ -181,7 +181,9 @@ export class LifelineMetrics {
 
     // The series alerts are written against exist from the start at 0, so increase() sees their first event.
     for (const code of ["SESSION_EXPIRED", "NORMAL", "GOING_AWAY"]) ended.inc({ code }, 0);
-    for (const reason of ["link-lost", "link-dead"]) linkLosses.inc({ reason }, 0);
+    const lossReasons =
+      role === "connect" ? ["link-lost", "link-dead", "address-gone"] : ["link-lost", "link-dead"];
+    for (const reason of lossReasons) linkLosses.inc({ reason }, 0);
     for (const code of ["AUTH_FAILED", "BAD_SECRET"]) authFailures?.inc({ code }, 0);
 
     const text = (value: unknown, fallback: string): string => (typeof value === "string" ? value : fallback);

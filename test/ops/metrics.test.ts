@@ -73,5 +73,8 @@ test("connect: fallbacks and security failures are counted; server-only counters
   // Alerted-on series exist at 0 before their first event.
   assert.equal(await value("lifeline_sessions_ended_total", { code: "SESSION_EXPIRED" }), 0);
   assert.equal(await value("lifeline_link_losses_total", { reason: "link-lost" }), 0);
+  assert.equal(await value("lifeline_link_losses_total", { reason: "address-gone" }), 0);
   assert.equal(await value("lifeline_sessions", { state: "connected" }), 0);
+  log.warn("link.lost", "x", { reason: "address-gone" });
+  assert.equal(await value("lifeline_link_losses_total", { reason: "address-gone" }), 1);
 });
