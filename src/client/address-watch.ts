@@ -31,6 +31,8 @@ export function canonicalAddress(address: string): string {
 
 interface Watched {
   onGone: () => void;
+  /** The socket's local address as interfaces spell it, once connected (it never changes after). */
+  address: string | undefined;
   /** The address was found on an interface: only then does its absence mean it left. */
   seen: boolean;
   /** Readings in a row that did not find it. */
@@ -59,9 +61,11 @@ export class AddressWatch {
   /** Calls `onGone` once if `socket`'s local address leaves this machine; returns a function that stops watching. */
   watch(socket: LocallyBound, onGone: () => void): () => void {
     const local = socket.localAddress;
+    const address = local === undefined ? undefined : canonicalAddress(local);
     const entry: Watched = {
       onGone,
-      seen: local !== undefined && (this.lastReading?.has(canonicalAddress(local)) ?? false),
+      address,
+      seen: address !== undefined && (this.lastReading?.has(address) ?? false),
       missed: 0,
     };
     this.watched.set(socket, entry);
@@ -89,9 +93,12 @@ export class AddressWatch {
     }
     this.lastReading = present;
     for (const [socket, watched] of [...this.watched]) {
-      const local = socket.localAddress;
-      if (local === undefined) continue;
-      if (present.has(canonicalAddress(local))) {
+      if (watched.address === undefined) {
+        const local = socket.localAddress;
+        if (local === undefined) continue;
+        watched.address = canonicalAddress(local);
+      }
+      if (present.has(watched.address)) {
         watched.seen = true;
         watched.missed = 0;
       } else if (watched.seen && ++watched.missed >= MISSES) {
