@@ -169,7 +169,7 @@ async function handPlayedServer(t: TestContext) {
     ]),
   );
   while (session.state !== SessionState.Established) await new Promise((resolve) => setImmediate(resolve));
-  return { session, pump, events, far, frames };
+  return { session, pump, events, near, far, frames };
 }
 
 /** Keeps this process busy (no event loop turn) until the dead-link deadline has passed. */
@@ -233,6 +233,37 @@ test("what one read delivers to a channel is written in order, before the channe
   while (!frames.some((f) => f.kind === "ack" && f.channel === channel && f.received === 8)) {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+});
+
+test("full reads that arrive in one turn are written to the application as one write, not one each", async (t) => {
+  const { session, pump, near } = await handPlayedServer(t);
+  const writes: number[] = []; // the bytes of each write the application is given
+  const app = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, done) {
+      writes.push(chunk.length);
+      done();
+    },
+    writev(chunks, done) {
+      writes.push(chunks.reduce((n, { chunk }) => n + (chunk as Buffer).length, 0));
+      done();
+    },
+  });
+  const channel = session.openChannel("default");
+  pump.attachChannel(channel, app);
+  pump.service();
+  const data = pseudoRandom(1)(60_000);
+  const wire = concatBytes([
+    encodeFrameBytes({ kind: "opened", channel }),
+    encodeFrameBytes({ kind: "data", channel, offset: 0, data }),
+  ]);
+  // What Node's TLS socket does with one read of this: four pieces of at most 16 KiB, one "data"
+  // event each, in the same turn.
+  for (let at = 0; at < wire.length; at += 16384)
+    near.emit("data", Buffer.from(wire.subarray(at, at + 16384)));
+  while (writes.reduce((a, b) => a + b, 0) < data.length)
+    await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(writes, [data.length]);
 });
 
 test("a link reset while the process was busy is reported lost, not dead", async (t) => {
