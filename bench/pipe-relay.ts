@@ -12,7 +12,7 @@ import {
   type Server,
   type Socket,
 } from "node:net";
-import { connect as tlsConnect, createServer as tlsServer } from "node:tls";
+import { connect as tlsConnect, createSecureContext, createServer as tlsServer } from "node:tls";
 import { announce } from "./target.js";
 
 /** Pipes `a` and `b` into each other; either one failing or closing ends both. */
@@ -51,9 +51,10 @@ export async function pipeServerChild(args: string[]): Promise<Record<string, ()
 
 export async function pipeClientChild(args: string[]): Promise<Record<string, () => unknown>> {
   const [caFile, serverPort] = args as [string, string];
-  const ca = readFileSync(caFile);
+  // One context for every connection, as lifeline connect keeps: building one per dial costs about 0.3 ms.
+  const secureContext = createSecureContext({ ca: readFileSync(caFile), minVersion: "TLSv1.3" });
   const server = tcpServer((local) =>
-    join(local, tlsConnect({ port: Number(serverPort), host: "127.0.0.1", ca, minVersion: "TLSv1.3" })),
+    join(local, tlsConnect({ port: Number(serverPort), host: "127.0.0.1", secureContext })),
   );
   announce(await listen(server));
   return {};
