@@ -358,13 +358,16 @@ export class SessionPump {
       return;
     }
     // Node runs longer timeouts after 1 ms: a deadline beyond the maximum is re-armed when this fires.
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - nodeEnv.now()));
-    if (this.timer && delay === this.timerDelay) {
-      // The usual case: a frame just arrived and moved the dead-link deadline to the same delay from
-      // now, or a delivery owes another delayed ACK. Reusing the timer spares a Timeout per frame,
-      // which would live long enough to reach the old generation, where thousands of idle sessions
-      // pile up garbage.
-      this.timerAt = at;
+    const now = nodeEnv.now();
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, at - now));
+    if (this.timer && (delay === this.timerDelay || (this.timerAt !== Infinity && this.timerDelay < delay))) {
+      // The usual case: a frame just arrived and moved the dead-link deadline on, or a delivery owes
+      // another delayed ACK. The timer is moved on by its own delay, which is due no later than the
+      // deadline. Reusing it spares a Timeout per frame, which would live long enough to reach the
+      // old generation, where thousands of idle sessions pile up garbage. And a server hearing a PING
+      // every 3 s moves its one timer on each time rather than letting it fire early (its first delay
+      // was a few milliseconds short of the dead-link delay) and making another, every 5 s.
+      this.timerAt = now + this.timerDelay;
       this.timer.refresh();
       return;
     }

@@ -20,8 +20,11 @@ import {
   FrameDecoder,
   resolveLimits,
   resolveServerParams,
+  ServerLink,
+  ServerSession,
   SessionState,
   type Frame,
+  type HelloFrame,
   type SessionEvent,
 } from "../../src/core/index.js";
 import { ClientRunner } from "../../src/client/runner.js";
@@ -264,6 +267,50 @@ test("full reads that arrive in one turn are written to the application as one w
   while (writes.reduce((a, b) => a + b, 0) < data.length)
     await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(writes, [data.length]);
+});
+
+test("a server that hears a PING every so often keeps one timer, moved on each time, never made again", async (t) => {
+  const handshake = new ServerLink(nodeEnv.now() + 1000);
+  const hello = handshake.receive(
+    concatBytes([
+      encodePreamble(1),
+      encodeFrameBytes({ kind: "hello", receiveWindow: 65_536, authMethod: 1, authData: new Uint8Array() }),
+    ]),
+  ) as HelloFrame;
+  // Its own PINGs are 1 s apart: the nearest deadline is the link's death, 200 ms after the last frame.
+  const params = { keepaliveIntervalMs: 100, deadAfterMs: 200 };
+  const session = new ServerSession(hello, handshake.decoder, { params }, nodeEnv);
+  const pump = new SessionPump(session, { onEvent: () => undefined });
+  const wire = new Duplex({ read() {}, write: (_chunk, _encoding, done) => done() });
+  t.after(() => {
+    pump.dispose();
+    wire.destroy();
+  });
+  // As in serve, the pump starts a little after the link came up (there, after TLS and HELLO): its
+  // first timer is due in about 170 ms, and each PING later puts the deadline 200 ms away.
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  pump.attachLink(session.currentLink as number, wire);
+
+  const setTimeoutBefore = globalThis.setTimeout;
+  const onTimer = (pump as unknown as { onTimer: unknown }).onTimer;
+  let made = 0;
+  globalThis.setTimeout = ((callback: () => void, ms?: number) => {
+    if (callback === onTimer) made++;
+    return setTimeoutBefore(callback, ms);
+  }) as typeof setTimeout;
+  try {
+    // Three times the dead-link delay, a PING every 20 ms: each moves the deadline 200 ms on.
+    for (let i = 0; i < 30; i++) {
+      wire.push(encodeFrameBytes({ kind: "ping", timestamp: i }));
+      await new Promise((resolve) => setTimeoutBefore(resolve, 20));
+    }
+  } finally {
+    globalThis.setTimeout = setTimeoutBefore;
+  }
+  assert.equal(session.state, SessionState.Established);
+  // Before, a delay of 200 against the timer's 170 left it due at the first deadline: it fired early
+  // and was made again, every dead-link delay, for every session.
+  assert.equal(made, 0);
 });
 
 test("a link reset while the process was busy is reported lost, not dead", async (t) => {
