@@ -6,6 +6,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { once } from "node:events";
 import { createServer, Socket } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -252,19 +253,20 @@ test("full reads that arrive in one turn are written to the application as one w
       done();
     },
   });
+  t.after(() => app.destroy());
   const channel = session.openChannel("default");
   pump.attachChannel(channel, app);
   pump.service();
-  const data = pseudoRandom(1)(60_000);
-  const wire = concatBytes([
-    encodeFrameBytes({ kind: "opened", channel }),
-    encodeFrameBytes({ kind: "data", channel, offset: 0, data }),
-  ]);
-  // What Node's TLS socket does with one read of this: four pieces of at most 16 KiB, one "data"
-  // event each, in the same turn.
+  const opened = encodeFrameBytes({ kind: "opened", channel });
+  // Four full pieces, as Node's TLS socket hands one read of 64 KiB over: one "data" event each, in
+  // the same turn. The DATA frame's header is 17 bytes (type, channel, length, offset).
+  const data = pseudoRandom(1)(4 * 16384 - opened.length - 17);
+  const wire = concatBytes([opened, encodeFrameBytes({ kind: "data", channel, offset: 0, data })]);
+  assert.equal(wire.length, 4 * 16384);
   for (let at = 0; at < wire.length; at += 16384)
     near.emit("data", Buffer.from(wire.subarray(at, at + 16384)));
-  while (writes.reduce((a, b) => a + b, 0) < data.length)
+  assert.deepEqual(writes, [], "nothing is written before the turn ends");
+  for (let turn = 0; turn < 100 && writes.length === 0; turn++)
     await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(writes, [data.length]);
 });
@@ -277,18 +279,19 @@ test("a server that hears a PING every so often keeps one timer, moved on each t
       encodeFrameBytes({ kind: "hello", receiveWindow: 65_536, authMethod: 1, authData: new Uint8Array() }),
     ]),
   ) as HelloFrame;
-  // Its own PINGs are 1 s apart: the nearest deadline is the link's death, 200 ms after the last frame.
-  const params = { keepaliveIntervalMs: 100, deadAfterMs: 200 };
+  // Its own PINGs are 5 s apart: the nearest deadline is the link's death, 1 s after the last frame.
+  const params = { keepaliveIntervalMs: 500, deadAfterMs: 1000 };
   const session = new ServerSession(hello, handshake.decoder, { params }, nodeEnv);
   const pump = new SessionPump(session, { onEvent: () => undefined });
   const wire = new Duplex({ read() {}, write: (_chunk, _encoding, done) => done() });
-  t.after(() => {
-    pump.dispose();
+  t.after(async () => {
     wire.destroy();
+    await once(wire, "close"); // the pump hears the link's loss (and arms the session's expiry) first
+    pump.dispose();
   });
   // As in serve, the pump starts a little after the link came up (there, after TLS and HELLO): its
-  // first timer is due in about 170 ms, and each PING later puts the deadline 200 ms away.
-  await new Promise((resolve) => setTimeout(resolve, 30));
+  // first timer is due in about 850 ms, and each PING later puts the deadline 1 s away.
+  await new Promise((resolve) => setTimeout(resolve, 150));
   pump.attachLink(session.currentLink as number, wire);
 
   const setTimeoutBefore = globalThis.setTimeout;
@@ -299,17 +302,17 @@ test("a server that hears a PING every so often keeps one timer, moved on each t
     return setTimeoutBefore(callback, ms);
   }) as typeof setTimeout;
   try {
-    // Three times the dead-link delay, a PING every 20 ms: each moves the deadline 200 ms on.
+    // Past the first deadline, a PING every 50 ms: each moves the deadline 1 s on.
     for (let i = 0; i < 30; i++) {
       wire.push(encodeFrameBytes({ kind: "ping", timestamp: i }));
-      await new Promise((resolve) => setTimeoutBefore(resolve, 20));
+      await new Promise((resolve) => setTimeoutBefore(resolve, 50));
     }
   } finally {
     globalThis.setTimeout = setTimeoutBefore;
   }
   assert.equal(session.state, SessionState.Established);
-  // Before, a delay of 200 against the timer's 170 left it due at the first deadline: it fired early
-  // and was made again, every dead-link delay, for every session.
+  // Before, a delay of 1,000 against the timer's 850 left it due at the first deadline: it fired
+  // early and was made again, every dead-link delay, for every session.
   assert.equal(made, 0);
 });
 
