@@ -92,7 +92,8 @@ export class AddressWatch {
       return; // cannot tell: judge nothing
     }
     this.lastReading = present;
-    for (const [socket, watched] of [...this.watched]) {
+    // Deleting the entry being visited is safe in a Map; one added by a callback is judged by this reading.
+    for (const [socket, watched] of this.watched) {
       if (watched.address === undefined) {
         const local = socket.localAddress;
         if (local === undefined) continue;
