@@ -96,10 +96,23 @@ export function eachLine(stream: NodeJS.ReadableStream, fn: (line: string) => vo
   });
 }
 
-/** A temporary state directory, removed when the test ends. */
+/** The lifeline processes each test started (see `lifeline`). */
+const startedBy = new WeakMap<TestContext, LifelineProcess[]>();
+
+async function stopAll(procs: readonly LifelineProcess[]): Promise<void> {
+  for (const proc of procs) proc.kill();
+  await Promise.all(procs.map((proc) => proc.exited));
+}
+
+/** A temporary state directory, removed when the test ends, after the test's lifeline processes. */
 export function stateDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), "lifeline-test-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  t.after(async () => {
+    // Hooks run in the order they were added, so this one usually comes before the processes' own.
+    // A process still starting would make its admin directory again inside a removed one.
+    await stopAll(startedBy.get(t) ?? []);
+    rmSync(dir, { recursive: true, force: true });
+  });
   return dir;
 }
 
@@ -115,10 +128,10 @@ export function lifeline(
     stdio: ["pipe", options.stdio ?? "pipe", "pipe"],
   });
   const proc = new LifelineProcess(child);
-  t.after(async () => {
-    proc.kill();
-    await proc.exited;
-  });
+  const started = startedBy.get(t);
+  if (started) started.push(proc);
+  else startedBy.set(t, [proc]);
+  t.after(() => stopAll([proc]));
   return proc;
 }
 
