@@ -72,9 +72,10 @@ export class SessionPump {
   /**
    * Channels with bytes delivered during this service pass. They are written when it ends, so that
    * the pieces of DATA one read completes (the end of one frame, the start of the next) leave in one
-   * vectored write with one completion. Made on first delivery: an idle session never needs it.
+   * vectored write with one completion. Made on first delivery: an idle session never needs it. An
+   * array, not a Set: a long-lived Set costs an old-generation allocation per clear (see ChannelQueue).
    */
-  private delivering: Set<ChannelPipe> | undefined;
+  private delivering: ChannelPipe[] | undefined;
   readonly stats = new SessionStats(nodeEnv.now());
 
   constructor(
@@ -179,9 +180,10 @@ export class SessionPump {
       } while (this.again || handled > 0);
     } finally {
       this.servicing = false;
-      if (this.delivering && this.delivering.size > 0) {
-        for (const pipe of this.delivering) this.deliver(pipe);
-        this.delivering.clear();
+      const pipes = this.delivering;
+      if (pipes && pipes.length > 0) {
+        for (let i = 0; i < pipes.length; i++) this.deliver(pipes[i] as ChannelPipe);
+        pipes.length = 0;
       }
     }
     this.arm();
@@ -225,8 +227,8 @@ export class SessionPump {
           this.session.reset(event.channel, "CHANNEL_ABORTED");
           break;
         }
+        if (pipe.delivered.length === 0) (this.delivering ??= []).push(pipe);
         pipe.delivered.push(event.bytes);
-        (this.delivering ??= new Set()).add(pipe);
         break;
       }
       case "eof": {

@@ -26,6 +26,8 @@ export class Channel {
   /** `in.received` and `in.windowLimit` as last sent in an ACK. */
   ackedReceived = 0;
   advertisedLimit: number;
+  /** Which of the session's scheduling queues hold this channel, a bit each (see ChannelQueue). */
+  queued = 0;
   private ackedEof = false;
 
   constructor(

@@ -10,10 +10,17 @@ import type { ChannelTable, Frame } from "../frame/types.js";
 import { codeFromWire, isLifelineError, LifelineError, WIRE_CODES, type ErrorCode } from "../errors.js";
 import { Channel } from "../reliable/channel.js";
 import type { BudgetWaiter, SharedBudget } from "../reliable/shared-budget.js";
+import { ChannelQueue } from "./channel-queue.js";
 import type { SessionEnv } from "./env.js";
 import type { LinkDownReason, SessionEvent, SuspendReason } from "./events.js";
 import type { ServerParams, SessionLimits } from "./options.js";
 import { assertTransition, SessionState } from "./state.js";
+
+/** The bit of each of the session's scheduling queues in `Channel.queued`. */
+const READY = 1;
+const BLOCKED = 2;
+const ACK_NOW = 4;
+const ACK_LATER = 8;
 
 /** How far past the peer's window a channel may buffer: a little read-ahead, so sends start at once when the window opens. */
 const WINDOW_SLACK = 64 * 1024;
@@ -63,15 +70,15 @@ export abstract class Session implements BudgetWaiter {
   private linkSeq = 0;
   private bufferedBytes = 0;
   private pendingPong: number | undefined;
-  // Channel scheduling, each set created when first needed: most idle sessions never need them, and a
-  // server holds thousands of idle sessions.
-  /** Channels with frames to send; Set order gives round-robin fairness. */
-  private ready: Set<Channel> | undefined;
+  // Channel scheduling, each queue created when first needed: most idle sessions never need them, and
+  // a server holds thousands of idle sessions.
+  /** Channels with frames to send, in round-robin order. */
+  private ready: ChannelQueue<Channel> | undefined;
   /** Channels whose writer was refused budget and waits for "writable". */
-  private blocked: Set<Channel> | undefined;
+  private blocked: ChannelQueue<Channel> | undefined;
   /** Channels that owe the peer an ACK at the next transmit, or at `ackDeadline`. */
-  private ackNow: Set<Channel> | undefined;
-  private ackLater: Set<Channel> | undefined;
+  private ackNow: ChannelQueue<Channel> | undefined;
+  private ackLater: ChannelQueue<Channel> | undefined;
   private ackDeadline = Infinity;
 
   protected constructor(
@@ -186,7 +193,7 @@ export abstract class Session implements BudgetWaiter {
       this.markReady(ch);
     }
     if (n < bytes.length) {
-      (this.blocked ??= new Set()).add(ch);
+      (this.blocked ??= new ChannelQueue(BLOCKED)).add(ch);
       this.shared?.waitForRoom(this);
     }
     return n;
@@ -308,15 +315,12 @@ export abstract class Session implements BudgetWaiter {
     if (this.ackLater && this.ackLater.size > 0 && (out.length > 0 || (this.ready && this.ready.size > 0))) {
       this.ackDelayedNow();
     }
-    if (this.ackNow && this.ackNow.size > 0) {
-      for (const ch of this.ackNow) put(this.ackFrame(ch));
-      this.ackNow.clear();
-    }
+    const ackNow = this.ackNow;
+    if (ackNow) for (let ch = ackNow.shift(); ch; ch = ackNow.shift()) put(this.ackFrame(ch));
     const ready = this.ready;
     while (ready && bytes < maxBytes) {
-      const ch = firstOf(ready);
+      const ch = ready.shift();
       if (!ch) break;
-      ready.delete(ch);
       const frame = ch.nextFrame();
       if (!frame) continue;
       put(frame);
@@ -414,7 +418,7 @@ export abstract class Session implements BudgetWaiter {
   }
 
   protected markReady(ch: Channel): void {
-    if (this.canSendChannelFrames() && ch.hasSendable) (this.ready ??= new Set()).add(ch);
+    if (this.canSendChannelFrames() && ch.hasSendable) (this.ready ??= new ChannelQueue(READY)).add(ch);
   }
 
   protected addChannel(ch: Channel): void {
@@ -643,10 +647,10 @@ export abstract class Session implements BudgetWaiter {
 
   /** The delayed ACKs are owed at the next transmit. */
   private ackDelayedNow(): void {
-    if (this.ackLater && this.ackLater.size > 0) {
-      const ackNow = (this.ackNow ??= new Set());
-      for (const ch of this.ackLater) ackNow.add(ch);
-      this.ackLater.clear();
+    const later = this.ackLater;
+    if (later && later.size > 0) {
+      const ackNow = (this.ackNow ??= new ChannelQueue(ACK_NOW));
+      for (let ch = later.shift(); ch; ch = later.shift()) ackNow.add(ch);
     }
     this.ackDeadline = Infinity;
   }
@@ -654,9 +658,9 @@ export abstract class Session implements BudgetWaiter {
   private ackSoon(ch: Channel, now: boolean): void {
     if (now) {
       this.ackLater?.delete(ch);
-      (this.ackNow ??= new Set()).add(ch);
+      (this.ackNow ??= new ChannelQueue(ACK_NOW)).add(ch);
     } else if (!this.ackNow?.has(ch)) {
-      (this.ackLater ??= new Set()).add(ch);
+      (this.ackLater ??= new ChannelQueue(ACK_LATER)).add(ch);
       this.ackDeadline = Math.min(this.ackDeadline, this.env.now() + this.limits.ackDelayMs);
     }
   }
@@ -723,19 +727,14 @@ export abstract class Session implements BudgetWaiter {
     if (this.bufferedBytes >= this.limits.sendBudget) return;
     const blocked = this.blocked;
     if (!blocked) return;
-    for (const ch of blocked) {
-      if (this.room(ch) > 0) {
-        blocked.delete(ch);
-        this.emit({ type: "writable", channel: ch.id });
-      }
+    // Each waiting channel is taken once; one still without room goes back, behind the others.
+    for (let n = blocked.size; n > 0; n--) {
+      const ch = blocked.shift() as Channel;
+      if (this.room(ch) > 0) this.emit({ type: "writable", channel: ch.id });
+      else blocked.add(ch);
     }
   }
 }
 
 /** What `takeEvents` returns when nothing happened (most calls): one frozen array, not a new one each time. */
 const NO_EVENTS: readonly SessionEvent[] = Object.freeze([]);
-
-function firstOf<T>(set: Set<T>): T | undefined {
-  for (const v of set) return v;
-  return undefined;
-}
