@@ -27,9 +27,14 @@ function drain(queue: ChannelQueue<Item>): string[] {
   return out;
 }
 
+/** The queue's slots, to check that it keeps no reference to what it no longer holds. */
+function slots(queue: ChannelQueue<Item>): unknown[] {
+  return (queue as unknown as { items: unknown[] }).items;
+}
+
 test("a channel queue keeps insertion order, holds each item once and forgets what it hands out", () => {
   const queue = new ChannelQueue<Item>(1);
-  const [a, b, c] = [item("a"), item("b"), item("c")];
+  const [a, b, c, d] = [item("a"), item("b"), item("c"), item("d")];
   queue.add(a);
   queue.add(b);
   queue.add(a);
@@ -42,6 +47,24 @@ test("a channel queue keeps insertion order, holds each item once and forgets wh
   assert.deepEqual(drain(queue), ["a", "c", "b"], "a deleted item comes back at the end, as in a Set");
   assert.equal(queue.size, 0);
   assert.deepEqual([a.queued, b.queued, c.queued], [0, 0, 0]);
+  assert.ok(
+    slots(queue).every((slot) => slot === undefined),
+    "no slot still refers to an item",
+  );
+
+  // Deleting the first and the last member after some have been shifted out.
+  for (const it of [a, b, c, d]) queue.add(it);
+  queue.shift();
+  queue.delete(b);
+  queue.delete(d);
+  assert.deepEqual(drain(queue), ["c"]);
+  queue.add(a);
+  queue.delete(a);
+  assert.equal(queue.size, 0);
+  assert.ok(
+    slots(queue).every((slot) => slot === undefined),
+    "no slot still refers to an item",
+  );
 });
 
 test("an item can be in several queues at once, each with its own bit", () => {
@@ -69,8 +92,12 @@ test("a round-robin queue that never empties stays in order and does not grow", 
   assert.deepEqual(order.slice(0, 6), ["a", "b", "c", "a", "b", "c"]);
   assert.deepEqual(order.slice(-3), ["b", "c", "a"]);
   // Its slots are reused: the array holds a few times the members, not one slot per add.
-  const slots = (queue as unknown as { items: unknown[] }).items.length;
-  assert.ok(slots <= 8, `${slots} slots for 3 members`);
+  assert.ok(slots(queue).length <= 8, `${slots(queue).length} slots for 3 members`);
+  queue.clear();
+  assert.ok(
+    slots(queue).every((slot) => slot === undefined),
+    "no slot still refers to an item",
+  );
 });
 
 test("once a session lives in the old generation, round trips add nothing there", () => {
