@@ -192,7 +192,7 @@ export async function clientsChild(): Promise<Record<string, (command: never) =>
     const pin = command.pin as string;
     let verification = verifications.get(pin);
     if (!verification) {
-      verification = { mode: "pin", pin };
+      verification = { mode: "pin", pins: [pin] };
       verifications.set(pin, verification);
     }
     const h: Held = { resumedAt: 0, resumes: 0 };

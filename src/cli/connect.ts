@@ -18,7 +18,7 @@ export interface SessionFlags {
   server?: HostPort;
   target: string;
   ca?: string;
-  pin?: string;
+  pin: string[];
   knownHosts?: string;
   tokenFile?: string;
   fallback?: HostPort | boolean;

@@ -80,7 +80,7 @@ async function runDemo(flags: DemoFlags): Promise<number> {
       {
         server: { host: "127.0.0.1", port: linkPort },
         target: "default",
-        verification: { mode: "pin", pin: fingerprintOfPem(readFileSync(stateFiles(dir).cert)) },
+        verification: { mode: "pin", pins: [fingerprintOfPem(readFileSync(stateFiles(dir).cert))] },
         token: new TextEncoder().encode(token),
         limits: {},
         dialTimeoutMs: 3000,

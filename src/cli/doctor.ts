@@ -10,7 +10,7 @@ interface DoctorFlags {
   srPort?: number;
   directPort: number;
   ca?: string;
-  pin?: string;
+  pin: string[];
   knownHosts?: string;
   tokenFile?: string;
   stateDir: string;

@@ -21,7 +21,11 @@ export const hostPort = (defaultPort?: number): ((text: string) => HostPort) =>
   wrap((text) => parseHostPort(text, defaultPort));
 export const duration = wrap((text) => atLeastOne(parseDuration(text, "s"), text, "a duration"));
 export const size = wrap((text) => atLeastOne(parseSize(text), text, "a size"));
-export const pin = wrap(parsePin);
+/** A repeatable `--pin`, checked as it is given. */
+export const pins = (value: string, previous: string[] = []): string[] => [
+  ...previous,
+  wrap(parsePin)(value),
+];
 export const positiveInt = wrap((text) => {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 1)
@@ -77,7 +81,12 @@ export function addTrustOptions(command: Command): Command {
       "--ca <file>",
       "trust server certificates signed by this CA bundle (or this self-signed certificate)",
     )
-    .option("--pin <sha256:...>", "trust only the server certificate with this SHA-256 fingerprint", pin)
+    .option(
+      "--pin <sha256:...>",
+      "trust only a server certificate with this SHA-256 fingerprint; repeatable (the old and the new one during a rotation)",
+      pins,
+      [],
+    )
     .option("--known-hosts <file>", "trust-on-first-use store (default: known_hosts in the state directory)")
     .option("--token-file <file>", "file holding the client token (or set LIFELINE_TOKEN)")
     .option(

@@ -1,7 +1,8 @@
 /**
  * How the client decides it is talking to the right server, before it sends its token:
  * - `ca`: a CA bundle (or the server's own self-signed certificate) with normal name checks;
- * - `pin`: the SHA-256 fingerprint of the server certificate;
+ * - `pin`: the SHA-256 fingerprints of the certificates the server may present (several during a
+ *   certificate rotation: the old one and the new one);
  * - `tofu`: trust on first use, remembered in a known-hosts file, as ssh does. A changed
  *   certificate is a hard error.
  */
@@ -13,26 +14,29 @@ import { fingerprintOfDer } from "../ops/fingerprint.js";
 import { readSetting } from "../ops/read-setting.js";
 
 export type Verification =
-  { mode: "ca"; ca: string } | { mode: "pin"; pin: string } | { mode: "tofu"; knownHosts: string };
+  | { mode: "ca"; ca: string }
+  | { mode: "pin"; pins: readonly string[] }
+  | { mode: "tofu"; knownHosts: string };
 
 /** A failure that must never lead to fallback: someone may be impersonating the server. */
 export class SecurityError extends Error {
   override readonly name = "SecurityError";
 }
 
-/** The trust flags a client command takes; at most one of `ca` and `pin`, else trust on first use. */
+/** The trust flags a client command takes; `ca` or pins, not both, else trust on first use. */
 export interface TrustFlags {
   ca?: string;
-  pin?: string;
+  pin?: readonly string[];
   knownHosts?: string;
   stateDir: string;
 }
 
 /** Turns the trust flags into a Verification (reads the CA file); throws on bad input. */
 export function chooseVerification(flags: TrustFlags): Verification {
-  if (flags.ca && flags.pin) throw new Error("give at most one of --ca and --pin");
+  const pins = flags.pin ?? [];
+  if (flags.ca && pins.length > 0) throw new Error("give --ca or --pin, not both");
   if (flags.ca) return { mode: "ca", ca: readSetting("ca", flags.ca) };
-  if (flags.pin) return { mode: "pin", pin: flags.pin };
+  if (pins.length > 0) return { mode: "pin", pins };
   return { mode: "tofu", knownHosts: flags.knownHosts ?? join(flags.stateDir, "known_hosts") };
 }
 
@@ -62,9 +66,9 @@ export function checkPeer(socket: TLSSocket, server: HostPort, verification: Ver
     return { fingerprint, firstUse: false };
   }
   if (verification.mode === "pin") {
-    if (fingerprint !== verification.pin) {
+    if (!verification.pins.includes(fingerprint)) {
       throw new SecurityError(
-        `certificate fingerprint mismatch for ${formatHostPort(server)}: expected ${verification.pin}, got ${fingerprint}. Refusing to connect.`,
+        `certificate fingerprint mismatch for ${formatHostPort(server)}: expected ${verification.pins.join(" or ")}, got ${fingerprint}. Refusing to connect.`,
       );
     }
     return { fingerprint, firstUse: false };

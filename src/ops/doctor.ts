@@ -277,9 +277,10 @@ function trustCheck(
       mode,
     };
   }
+  const pinCount = verification.mode === "pin" ? verification.pins.length : 0;
   const how = {
     ca: `signed by the given CA and issued for ${server.host}`,
-    pin: "matches the pin",
+    pin: pinCount > 1 ? `matches one of the ${pinCount} pins` : "matches the pin",
     tofu: `matches known_hosts (${verification.mode === "tofu" ? verification.knownHosts : ""})`,
   }[mode];
   return { status: "ok", detail: how, mode };

@@ -26,7 +26,6 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "lifeline");
 }
 
-/** Reads a certificate and its key, and checks that they are PEM and belong together. */
 /** Where the state directory keeps the generated certificate, its key and the token file. */
 export function stateFiles(stateDir: string): { cert: string; key: string; tokens: string } {
   return {
@@ -36,6 +35,7 @@ export function stateFiles(stateDir: string): { cert: string; key: string; token
   };
 }
 
+/** Reads a certificate and its key, and checks that they are PEM and belong together. */
 export function loadCertificate(certPath: string, keyPath: string): Certificate {
   const cert = readSetting("cert", certPath);
   const key = readSetting("key", keyPath);

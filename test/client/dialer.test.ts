@@ -30,13 +30,13 @@ async function lateTls(t: TestContext, holdMs: number | undefined): Promise<numb
 
 test("a TLS handshake may take longer than the dial timeout once TCP is up", async (t) => {
   const port = await lateTls(t, 400);
-  const { socket } = await openTls({ host: "127.0.0.1", port }, { mode: "pin", pin: "unused" }, 200);
+  const { socket } = await openTls({ host: "127.0.0.1", port }, { mode: "pin", pins: ["unused"] }, 200);
   socket.destroy();
 });
 
 test("a server that never starts TLS is given up on, as unreachable", async (t) => {
   const port = await lateTls(t, undefined);
-  await assert.rejects(openTls({ host: "127.0.0.1", port }, { mode: "pin", pin: "unused" }, 50), (err) => {
+  await assert.rejects(openTls({ host: "127.0.0.1", port }, { mode: "pin", pins: ["unused"] }, 50), (err) => {
     assert.ok(err instanceof UnreachableError);
     assert.equal(err.code, "TIMEOUT");
     assert.match(err.message, /connected, but no TLS handshake within 150 ms/);
@@ -46,7 +46,7 @@ test("a server that never starts TLS is given up on, as unreachable", async (t) 
 
 test("a connection that came up in time is not judged late when the process was busy", async (t) => {
   const port = await lateTls(t, 0);
-  const dialing = openTls({ host: "127.0.0.1", port }, { mode: "pin", pin: "unused" }, 50, 10_000);
+  const dialing = openTls({ host: "127.0.0.1", port }, { mode: "pin", pins: ["unused"] }, 50, 10_000);
   // The process is busy past the dial timeout. Then the next turn of the event loop finds the timer
   // due and the connection up (on loopback, the kernel completes it at once) together.
   const busyUntil = performance.now() + 300;
@@ -67,7 +67,13 @@ test(
       3_600_000,
     );
     watch.check(); // the reading a socket connected from now on is judged by
-    const dialing = openTls({ host: "127.0.0.1", port }, { mode: "pin", pin: "unused" }, 5000, 60_000, watch);
+    const dialing = openTls(
+      { host: "127.0.0.1", port },
+      { mode: "pin", pins: ["unused"] },
+      5000,
+      60_000,
+      watch,
+    );
     const settled = dialing.then(
       () => "connected",
       (err: unknown) => err,

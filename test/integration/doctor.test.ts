@@ -175,15 +175,12 @@ test("both ports closed: both blocked, exit 2, in text and in JSON", { timeout: 
 });
 
 test(
-  "a wrong pin: security failure, exit 2, and the token is never sent to that server",
+  "a wrong pin: security failure, exit 2, and the token is never sent to that server; beside the right pin, trusted",
   { timeout: 30_000 },
   async (t) => {
     const d = await deployment(t);
-    const run = await doctor(
-      t,
-      `127.0.0.1:${d.served.port}`,
-      clientFlags(d, { trust: ["--pin", `sha256:${Buffer.alloc(32, 7).toString("base64")}`] }),
-    );
+    const wrongPin = `sha256:${Buffer.alloc(32, 7).toString("base64")}`;
+    const run = await doctor(t, `127.0.0.1:${d.served.port}`, clientFlags(d, { trust: ["--pin", wrongPin] }));
     assert.equal(run.code, 2, run.log);
     assert.match(run.stdout, /✗ trust +certificate fingerprint mismatch/);
     assert.match(run.stdout, /- token +not sent/);
@@ -191,6 +188,15 @@ test(
     await settle();
     assert.equal(d.served.serve.events("session.created").length, 0, "no HELLO reached the server");
     assert.equal(d.served.serve.events("auth.failed").length, 0);
+
+    // A client in the middle of a certificate rotation holds two pins: one matching is enough.
+    const rotating = await doctor(
+      t,
+      `127.0.0.1:${d.served.port}`,
+      clientFlags(d, { trust: ["--pin", wrongPin, "--pin", d.served.fingerprint] }),
+    );
+    assert.equal(rotating.code, 0, rotating.log);
+    assert.match(rotating.stdout, /✓ trust +matches one of the 2 pins/);
   },
 );
 

@@ -10,19 +10,7 @@ import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { deadPort, echoTarget, FaultProxy, listen } from "../support/net-fixtures.js";
 import { lifeline, stateDir, type LifelineProcess } from "../support/procs.js";
-import { startConnect, startServe } from "../support/setup.js";
-
-/** The client refused for a security reason matching `why`, and did not fall back to `direct`. */
-async function refusedWithoutFallback(
-  client: LifelineProcess,
-  why: RegExp,
-  direct: ReturnType<typeof echoTarget>,
-): Promise<void> {
-  const failure = await client.waitFor("security.failed");
-  assert.match(failure.msg, why);
-  assert.equal(client.events("fallback.used").length, 0, "no fallback after a security failure");
-  assert.equal(direct.connections(), 0, "nothing went to the direct port");
-}
+import { refusedWithoutFallback, startConnect, startServe } from "../support/setup.js";
 
 async function roundTrip(port: number): Promise<string | undefined> {
   return new Promise((resolve) => {

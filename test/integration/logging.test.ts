@@ -43,7 +43,7 @@ test(
       {
         server: { host: "127.0.0.1", port: served.port },
         target: "no-such-target-".repeat(4),
-        verification: { mode: "pin", pin: served.fingerprint },
+        verification: { mode: "pin", pins: [served.fingerprint] },
         token: new TextEncoder().encode(token),
         limits: {},
         dialTimeoutMs: 5000,

@@ -1,4 +1,5 @@
 /** A served target behind `lifeline serve`, and a `lifeline connect` in front of it, on loopback. */
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { lifeline, stateDir, type LifelineProcess } from "./procs.js";
@@ -77,4 +78,20 @@ export async function startConnect(
   const dir = stateDir(t);
   const connect = lifeline(t, connectArgs(serverPort, serve, dir, extra));
   return { connect, port: await connect.port(), dir };
+}
+
+/**
+ * The client refused for a security reason (`why`: a pattern, or text its message contains) and
+ * did not fall back to `direct`.
+ */
+export async function refusedWithoutFallback(
+  client: LifelineProcess,
+  why: RegExp | string,
+  direct: { connections(): number },
+): Promise<void> {
+  const failure = await client.waitFor("security.failed");
+  if (typeof why === "string") assert.ok(failure.msg.includes(why), failure.msg);
+  else assert.match(failure.msg, why);
+  assert.equal(client.events("fallback.used").length, 0, "no fallback after a security failure");
+  assert.equal(direct.connections(), 0, "nothing went to the direct port");
 }

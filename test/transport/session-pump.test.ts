@@ -86,7 +86,7 @@ async function setUp(t: TestContext, echo = false) {
     {
       server: { host: "127.0.0.1", port },
       target: "default",
-      verification: { mode: "pin", pin: cert.fingerprint },
+      verification: { mode: "pin", pins: [cert.fingerprint] },
       token: new TextEncoder().encode("t"),
       limits,
       dialTimeoutMs: 5000,
