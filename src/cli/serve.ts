@@ -15,6 +15,7 @@ import { parseTargets } from "../server/targets.js";
 import { TokenSet } from "../server/tokens.js";
 import { formatHostPort, type HostPort } from "../ops/address.js";
 import type { AdminServer } from "../ops/admin-server.js";
+import { CertificateExpiryWatch } from "../ops/certificate-expiry.js";
 import { addAdminOptions, startAdmin, type AdminFlags } from "./admin.js";
 import { describeSettings } from "./describe-settings.js";
 import { addLayeredConfig } from "./layered-config.js";
@@ -135,13 +136,14 @@ export function serveCommand(): Command {
   addLayeredConfig(command, "serve");
   return command.action(async (flags: ServeFlags) => {
     const log = new EventLog("serve", flags.logLevel);
+    const expiry = new CertificateExpiryWatch(log);
     try {
       if (flags.checkConfig) {
         checkConfig(flags);
         process.stdout.write(`configuration OK\n${describeSettings(command)}`);
         return;
       }
-      const server = new LifelineServer(await buildConfig(flags, log), log);
+      const server = new LifelineServer(await buildConfig(flags, log, expiry), log);
       const bound = await server.start();
       // From the moment the port is open, SIGTERM drains, even while the admin endpoints start.
       const started: { admin?: AdminServer } = {};
@@ -150,7 +152,7 @@ export function serveCommand(): Command {
           started.admin?.close();
           process.exit(0);
         });
-      const hup = (): void => reload(server, flags, log);
+      const hup = (): void => reload(server, flags, log, expiry);
       process.once("SIGTERM", stop);
       process.once("SIGINT", stop);
       process.on("SIGHUP", hup);
@@ -162,6 +164,7 @@ export function serveCommand(): Command {
           health: () => server.health(),
           healthy: () => server.health().healthy,
           globalBuffer: () => server.globalBuffer,
+          certificateExpiry: () => expiry.expiresAt(),
           listening: () => formatHostPort({ host: bound.address, port: bound.port }),
         },
         log,
@@ -171,6 +174,7 @@ export function serveCommand(): Command {
         throw err;
       });
     } catch (err) {
+      expiry.stop();
       log.error("startup.failed", `cannot start: ${(err as Error).message}`);
       process.exitCode = 2;
     }
@@ -203,7 +207,12 @@ function validate(flags: ServeFlags) {
 }
 
 /** SIGHUP: re-reads the token file and the certificate; on any error the running ones stay. */
-function reload(server: LifelineServer, flags: ServeFlags, log: EventLog): void {
+function reload(
+  server: LifelineServer,
+  flags: ServeFlags,
+  log: EventLog,
+  expiry: CertificateExpiryWatch,
+): void {
   try {
     const files = credentialFiles(flags);
     const tokens = TokenSet.fromFile(files.tokens);
@@ -217,6 +226,7 @@ function reload(server: LifelineServer, flags: ServeFlags, log: EventLog): void 
         revoked,
       },
     );
+    expiry.watch(certificate);
   } catch (err) {
     log.error(
       "config.invalid",
@@ -243,7 +253,7 @@ function credentialFiles(flags: ServeFlags): { cert: string; key: string; tokens
   };
 }
 
-async function buildConfig(flags: ServeFlags, log: EventLog) {
+async function buildConfig(flags: ServeFlags, log: EventLog, expiry: CertificateExpiryWatch) {
   const { targets, params, limits } = validate(flags);
   const certificate =
     flags.cert && flags.key
@@ -262,6 +272,7 @@ async function buildConfig(flags: ServeFlags, log: EventLog) {
       fingerprint: certificate.fingerprint,
     },
   );
+  expiry.watch(certificate);
   let tokensPath = flags.tokens;
   if (!tokensPath) {
     const generated = ensureTokenFile(flags.stateDir);

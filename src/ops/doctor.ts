@@ -19,6 +19,7 @@ import {
 import { REFUSALS } from "../client/runner.js";
 import type { Verification } from "../client/verify.js";
 import { formatHostPort, type HostPort } from "./address.js";
+import { daysLeft, EXPIRY_WARNING_DAYS } from "./certificate-expiry.js";
 import { formatDuration } from "./units.js";
 
 /** ok ✓, warn ! (works, but look), fail ✗, skip - (not checked, and why). */
@@ -118,10 +119,6 @@ export interface DoctorConfig {
   timeoutMs: number;
   now?: () => Date;
 }
-
-/** A certificate that expires sooner than this is a warning. */
-export const EXPIRY_WARNING_DAYS = 14;
-const DAY_MS = 86_400_000;
 
 /** Probes both ports (at the same time) and judges what it found. */
 export async function diagnose(config: DoctorConfig): Promise<DoctorReport> {
@@ -243,7 +240,7 @@ export function certificateCheck(cert: CertificateFacts | undefined, now: Date):
     fingerprint: cert.fingerprint,
     ...(cert.subject === undefined ? {} : { subject: cert.subject }),
     validTo: cert.validTo.toISOString(),
-    daysLeft: Math.floor((cert.validTo.getTime() - now.getTime()) / DAY_MS),
+    daysLeft: daysLeft(cert.validTo, now),
   };
   const date = facts.validTo.slice(0, 10);
   if (cert.validTo.getTime() <= now.getTime()) {

@@ -12,6 +12,8 @@ export const EVENT_CODES = [
   "config.invalid",
   "config.reloaded",
   "certificate.created",
+  "certificate.expiring",
+  "certificate.expired",
   "tokens.created",
   "session.created",
   "session.interrupted",

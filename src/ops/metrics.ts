@@ -19,6 +19,8 @@ export interface RoleGauges {
   healthy(): boolean;
   /** Server only: the global replay budget, used and limit. */
   globalBuffer?(): { used: number; limit: number };
+  /** Server only: when the certificate it presents expires, in Unix seconds. */
+  certificateExpiry?(): number | undefined;
 }
 
 export class LifelineMetrics {
@@ -109,6 +111,18 @@ export class LifelineMetrics {
           const { used, limit } = globalBuffer();
           this.set({ kind: "used" }, used);
           this.set({ kind: "limit" }, limit);
+        },
+      });
+    }
+    const certificateExpiry = gauges.certificateExpiry;
+    if (certificateExpiry) {
+      new Gauge({
+        name: "lifeline_certificate_expiry_timestamp_seconds",
+        help: "When the certificate the server presents expires, as a Unix time (alert when under 14 days away).",
+        registers,
+        collect() {
+          const at = certificateExpiry();
+          if (at !== undefined) this.set(at);
         },
       });
     }

@@ -3,19 +3,21 @@
  * them, and say where they are. The service therefore runs with one command, and never
  * unauthenticated.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { hostname, homedir } from "node:os";
 import { join } from "node:path";
 import { createSecureContext } from "node:tls";
 import { generate } from "selfsigned";
-import { fingerprintOfPem } from "../ops/fingerprint.js";
+import { fingerprintOfDer } from "../ops/fingerprint.js";
 import { readSetting } from "../ops/read-setting.js";
 
 export interface Certificate {
   cert: string;
   key: string;
   fingerprint: string;
+  /** The end of its validity (of the first certificate in the file: the server's own). */
+  validTo: Date;
   certPath: string;
   created: boolean;
 }
@@ -47,7 +49,7 @@ export function loadCertificate(certPath: string, keyPath: string): Certificate 
       { cause: err },
     );
   }
-  return { cert, key, fingerprint: fingerprintOfPem(cert), certPath, created: false };
+  return { cert, key, ...describe(cert), certPath, created: false };
 }
 
 /** The state directory's certificate, created (self-signed, EC P-256, 10 years) if missing. */
@@ -84,10 +86,15 @@ export async function ensureCertificate(
   return {
     cert: pems.cert,
     key: pems.private,
-    fingerprint: fingerprintOfPem(pems.cert),
+    ...describe(pems.cert),
     certPath,
     created: true,
   };
+}
+
+function describe(pem: string): { fingerprint: string; validTo: Date } {
+  const x509 = new X509Certificate(pem);
+  return { fingerprint: fingerprintOfDer(x509.raw), validTo: new Date(x509.validTo) };
 }
 
 /** The state directory's token file, created with one random token (mode 0600) if missing. */

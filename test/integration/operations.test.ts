@@ -1,15 +1,19 @@
 /**
  * Acceptance (issue 4, points 2 and 3): during an outage `lifeline status` shows the session as
  * suspended with its countdown, and connected again after the resume; `/metrics` counts the
- * resume and the outage in its histogram; `/healthz` answers for a load balancer.
+ * resume and the outage in its histogram; `/healthz` answers for a load balancer. serve warns of
+ * its certificate's expiry and exports the date.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
+import { join } from "node:path";
+import { generate } from "selfsigned";
 import type { SessionStatus } from "../../src/ops/session-table.js";
 import type { StatusReport } from "../../src/ops/status-report.js";
 import { FaultProxy, listen } from "../support/net-fixtures.js";
-import { runLifeline } from "../support/procs.js";
+import { runLifeline, stateDir } from "../support/procs.js";
 import { startConnect, startServe } from "../support/setup.js";
 import type { TestContext } from "node:test";
 
@@ -190,5 +194,57 @@ test(
     await new Promise((resolve) => app.once("close", resolve));
     assert.ok(served.serve.records.some((r) => r.event === "handshake.failed" && r.code === "GOING_AWAY"));
     assert.equal(await served.serve.exited, 0);
+  },
+);
+
+/** Writes a self-signed EC pair valid until `notAfter` to `dir`; returns the two paths. */
+async function certificateUntil(dir: string, notAfter: Date): Promise<{ cert: string; key: string }> {
+  const pems = await generate([{ name: "commonName", value: "localhost" }], {
+    keyType: "ec",
+    algorithm: "sha256",
+    notBeforeDate: new Date(notAfter.getTime() - 30 * 86_400_000),
+    notAfterDate: notAfter,
+  });
+  const paths = { cert: join(dir, "server.crt"), key: join(dir, "server.key") };
+  writeFileSync(paths.cert, pems.cert);
+  writeFileSync(paths.key, pems.private, { mode: 0o600 });
+  return paths;
+}
+
+test(
+  "serve warns of a certificate close to expiry at start, says so louder after a reload to an expired one, and exports the date",
+  { timeout: 30_000 },
+  async (t) => {
+    const target = createServer((s) => s.pipe(s));
+    const dir = stateDir(t);
+    const soon = new Date(Math.floor(Date.now() / 1000) * 1000 + 3 * 86_400_000 - 3_600_000);
+    const files = await certificateUntil(dir, soon);
+    const served = await startServe(t, await listen(t, target), [
+      "--cert",
+      files.cert,
+      "--key",
+      files.key,
+      "--metrics",
+      "127.0.0.1:0",
+    ]);
+    const expiring = await served.serve.waitFor("certificate.expiring");
+    assert.equal(expiring.level, 40);
+    assert.equal(expiring.daysLeft, 2);
+    assert.equal(expiring.path, files.cert);
+    assert.equal(expiring.validTo, soon.toISOString());
+    const metricsPort = (await served.serve.waitFor("admin.listening", (r) => r.endpoint === "metrics"))
+      .port as number;
+    const expiry = async (): Promise<number> =>
+      sample((await scrape(metricsPort, "/metrics")).body, "lifeline_certificate_expiry_timestamp_seconds");
+    assert.equal(await expiry(), soon.getTime() / 1000);
+
+    const lapsed = new Date(Math.floor(Date.now() / 1000) * 1000 - 86_400_000);
+    await certificateUntil(dir, lapsed);
+    served.serve.kill("SIGHUP");
+    const expired = await served.serve.waitFor("certificate.expired");
+    assert.equal(expired.level, 50);
+    assert.match(expired.msg as string, /EXPIRED on .*renew it, then reload/);
+    assert.equal(await expiry(), lapsed.getTime() / 1000);
+    assert.equal(served.serve.child.exitCode, null, "an expired certificate is a warning, not a stop");
   },
 );

@@ -129,7 +129,9 @@ test("every lifeline_* metric has a row in the table of metrics", async () => {
       new EventLog(role, "silent", discard),
       {
         healthy: () => true,
-        ...(role === "serve" ? { globalBuffer: () => ({ used: 0, limit: 1 }) } : {}),
+        ...(role === "serve"
+          ? { globalBuffer: () => ({ used: 0, limit: 1 }), certificateExpiry: () => 2e9 }
+          : {}),
       },
     );
     for (const metric of await metrics.registry.getMetricsAsJSON())
