@@ -1,13 +1,11 @@
 /** Where a client finds its token: --token-file, else LIFELINE_TOKEN, else the token a local server generated. */
 import { existsSync, readFileSync } from "node:fs";
 import { stateFiles } from "../server/credentials.js";
+import { tokenLines } from "../server/tokens.js";
 
-/** The first line of `path` that is neither blank nor a comment. */
+/** The token of the first line of `path` that is neither blank nor a comment (without its name). */
 function firstToken(path: string): string | undefined {
-  return readFileSync(path, "utf8")
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .find((line) => line !== "" && !line.startsWith("#"));
+  return tokenLines(readFileSync(path, "utf8"))[0]?.token;
 }
 
 /** The client token, or undefined when none is configured anywhere. */

@@ -105,7 +105,7 @@ export function ensureTokenFile(stateDir: string): { path: string; created: bool
   const token = randomBytes(32).toString("base64url");
   writePrivate(
     path,
-    `# lifeline client tokens, one per line. Give a client its token with --token-file.\n${token}\n`,
+    `# lifeline client tokens, one per line, each optionally followed by " # its name".\n# Give a client its token with --token-file.\n${token}\n`,
   );
   return { path, created: true };
 }

@@ -12,6 +12,7 @@ import { nodeEnv } from "../transport/node-env.js";
 import { SessionPump, type PumpHooks } from "../transport/session-pump.js";
 import type { SessionStats } from "../transport/session-stats.js";
 import type { Targets } from "./targets.js";
+import type { TokenEntry } from "./tokens.js";
 
 export class ServedSession implements TrackedSession, PumpHooks {
   readonly id: string;
@@ -26,8 +27,8 @@ export class ServedSession implements TrackedSession, PumpHooks {
     private readonly targets: Targets,
     private readonly log: EventLog,
     client: string,
-    /** SHA-256 of the token the session was opened with: a reload that revokes it ends the session. */
-    readonly tokenDigest: Buffer,
+    /** The token the session was opened with (its digest and name): a reload that revokes it ends the session. */
+    readonly token: TokenEntry,
     private readonly onClosed: (served: ServedSession, code: string) => void,
   ) {
     this.id = toHex(session.sessionId);
@@ -39,6 +40,11 @@ export class ServedSession implements TrackedSession, PumpHooks {
     return this.client;
   }
 
+  /** The log field naming the session's token, when the token file gives it a name. */
+  get tokenField(): { tokenName?: string } {
+    return this.token.name === undefined ? {} : { tokenName: this.token.name };
+  }
+
   get stats(): SessionStats {
     return this.pump.stats;
   }
@@ -47,7 +53,11 @@ export class ServedSession implements TrackedSession, PumpHooks {
     const session = this.id;
     switch (event.type) {
       case "established":
-        this.log.info("session.created", "session created", { session, client: this.client });
+        this.log.info("session.created", "session created", {
+          session,
+          client: this.client,
+          ...this.tokenField,
+        });
         break;
       case "suspended":
         this.log.warn("session.interrupted", "session interrupted: link lost, keeping targets open", {

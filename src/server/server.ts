@@ -213,11 +213,12 @@ export class LifelineServer {
     if (certificate) this.server?.setSecureContext({ ...certificate, minVersion: "TLSv1.3" });
     let revoked = 0;
     for (const served of [...this.sessions.values()]) {
-      if (tokens.acceptsDigest(served.tokenDigest)) continue;
+      if (tokens.acceptsDigest(served.token.digest)) continue;
       revoked++;
       this.log.warn("auth.failed", "session closed: its token was revoked", {
         session: served.id,
         client: served.client,
+        ...served.tokenField,
       });
       served.session.close("AUTH_FAILED", "the token of this session was revoked");
       served.pump.service();
@@ -387,8 +388,8 @@ export class LifelineServer {
         `authentication method ${hello.authMethod} is not supported`,
       );
     }
-    const tokenDigest = this.tokens.match(hello.authData);
-    if (!tokenDigest) {
+    const token = this.tokens.match(hello.authData);
+    if (!token) {
       this.failures.recordFailure(address);
       this.log.warn("auth.failed", "authentication failed: token not accepted", { client });
       return this.refuse(socket, link, "AUTH_FAILED", "token not accepted", true);
@@ -408,14 +409,7 @@ export class LifelineServer {
       { params: this.config.params, limits: this.config.limits, sharedBudget: this.budget },
       nodeEnv,
     );
-    const served = new ServedSession(
-      session,
-      this.config.targets,
-      this.log,
-      client,
-      tokenDigest,
-      this.forget,
-    );
+    const served = new ServedSession(session, this.config.targets, this.log, client, token, this.forget);
     this.sessions.set(served.id, served);
     this.table.add(served);
     this.authenticated(peer(socket));

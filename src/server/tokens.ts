@@ -1,26 +1,54 @@
 /**
- * Accepted client tokens: one per line in a file, blank lines and `#` comments ignored. Tokens
- * are compared as SHA-256 digests with a constant-time compare against every entry, so neither
- * the content nor the length of a guess leaks through timing.
+ * Accepted client tokens: one per line in a file, blank lines and `#` comments ignored. A token may
+ * be followed by a name after ` #` (`TOKEN # alice's laptop`), which the log gives for the
+ * sessions opened with it. Tokens are compared as SHA-256 digests with a constant-time compare
+ * against every entry, so neither the content nor the length of a guess leaks through timing.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readSetting } from "../ops/read-setting.js";
 
-export class TokenSet {
-  private readonly digests: Buffer[];
+export interface TokenLine {
+  token: string;
+  /** What follows ` #` on the token's line, if anything. */
+  name?: string;
+}
 
-  constructor(tokens: readonly string[]) {
+/** An accepted token as a session keeps it: its digest (never the token) and its name. */
+export interface TokenEntry {
+  digest: Buffer;
+  name?: string;
+}
+
+/**
+ * The tokens of a token file's text, in order. A `#` ends the token only after whitespace, so a
+ * token of several words, as earlier versions accepted, keeps its meaning.
+ */
+export function tokenLines(text: string): TokenLine[] {
+  const out: TokenLine[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const named = /^(.*?)\s+#\s*(.*)$/.exec(line);
+    const name = named?.[2];
+    out.push(named ? { token: named[1] as string, ...(name ? { name } : {}) } : { token: line });
+  }
+  return out;
+}
+
+export class TokenSet {
+  private readonly entries: TokenEntry[];
+
+  constructor(tokens: readonly TokenLine[]) {
     if (tokens.length === 0) throw new Error("the token list is empty: no client could ever connect");
-    this.digests = tokens.map(digest);
+    this.entries = tokens.map(({ token, name }) => ({
+      digest: digest(token),
+      ...(name === undefined ? {} : { name }),
+    }));
   }
 
   static fromFile(path: string): TokenSet {
-    const tokens = readSetting("tokens", path)
-      .split(/\r?\n/)
-      .map((line) => line.trim())
-      .filter((line) => line !== "" && !line.startsWith("#"));
     try {
-      return new TokenSet(tokens);
+      return new TokenSet(tokenLines(readSetting("tokens", path)));
     } catch (err) {
       throw new Error(`tokens (${path}): ${(err as Error).message}`, { cause: err });
     }
@@ -31,13 +59,13 @@ export class TokenSet {
   }
 
   /**
-   * The digest this set holds for `token`, or undefined if it is not accepted. Sessions keep it (see
-   * `digest`); handing out this set's own copy lets all the sessions of one token share it.
+   * The entry this set holds for `token`, or undefined if it is not accepted. Sessions keep it (see
+   * `digest`); handing out this set's own entry lets all the sessions of one token share it.
    */
-  match(token: Uint8Array): Buffer | undefined {
+  match(token: Uint8Array): TokenEntry | undefined {
     const d = digest(token);
-    let found: Buffer | undefined;
-    for (const known of this.digests) if (timingSafeEqual(known, d)) found = known;
+    let found: TokenEntry | undefined;
+    for (const known of this.entries) if (timingSafeEqual(known.digest, d)) found = known;
     return found;
   }
 
@@ -48,7 +76,7 @@ export class TokenSet {
 
   acceptsDigest(d: Buffer): boolean {
     let ok = false;
-    for (const known of this.digests) ok = timingSafeEqual(known, d) || ok;
+    for (const known of this.entries) ok = timingSafeEqual(known.digest, d) || ok;
     return ok;
   }
 }

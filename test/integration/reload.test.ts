@@ -1,6 +1,7 @@
 /**
  * SIGHUP reloads tokens and the certificate without a restart: sessions opened with a revoked
- * token are closed, every other session carries on, and a broken token file changes nothing.
+ * token are closed, every other session carries on, and a broken token file changes nothing. The
+ * log names the token of each session, when the token file gives it a name.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -17,12 +18,12 @@ function echo(app: Socket, text: string): Promise<string> {
 }
 
 test(
-  "SIGHUP: a revoked token's session is closed, a kept token's session carries on, a new token works at once",
+  "SIGHUP: a revoked token's session is closed, a kept token's session carries on, a new token works at once; the log names each session's token",
   { timeout: 30_000 },
   async (t) => {
     const target = createServer((s) => s.pipe(s));
     const tokens = join(stateDir(t), "tokens");
-    writeFileSync(tokens, "token-kept\ntoken-revoked\n", { mode: 0o600 });
+    writeFileSync(tokens, "token-kept # Ward 7\ntoken-revoked # Ward 9 laptops\n", { mode: 0o600 });
     const served = await startServe(t, await listen(t, target), ["--tokens", tokens]);
     const tokenFile = (token: string): string => {
       const path = join(stateDir(t), "token");
@@ -47,12 +48,26 @@ test(
     await new Promise((resolve) => (revokedApp.closed ? resolve(null) : revokedApp.once("close", resolve)));
     const closed = await revoked.connect.waitFor("session.closed");
     assert.equal(closed.code, "AUTH_FAILED");
+    const revokedLine = await served.serve.waitFor("auth.failed", (r) => /revoked/.test(r.msg));
+    assert.equal(revokedLine.tokenName, "Ward 9 laptops");
     assert.equal(await echo(keptApp, "still here"), "still here");
 
-    const fresh = await startConnect(t, served.port, served, ["--token-file", tokenFile("token-new")]);
+    // The client's copy of its line, name and all: the client sends the token alone.
+    const fresh = await startConnect(t, served.port, served, [
+      "--token-file",
+      tokenFile("token-new # Ward 3"),
+    ]);
     const freshApp = connect(fresh.port, "127.0.0.1");
     t.after(() => freshApp.destroy());
     assert.equal(await echo(freshApp, "new"), "new");
+    assert.deepEqual(
+      served.serve
+        .events("session.created")
+        .map((r) => r.tokenName ?? "(none)")
+        .sort(),
+      ["(none)", "Ward 7", "Ward 9 laptops"],
+      "a token without a name in the server's file is logged without one",
+    );
 
     // A broken file is refused and the running tokens stay.
     writeFileSync(tokens, "# nobody\n");

@@ -89,24 +89,25 @@ test("an address that fails too often is refused for a while, and forgiven after
   assert.equal(limiter.blocked("a"), false);
 });
 
-test("the token file: one per line, comments and blanks ignored, an empty file refused", (t) => {
+test("the token file: one per line, comments and blanks ignored, names after ' #', an empty file refused", (t) => {
   const dir = mkdtempSync(join(tmpdir(), "lifeline-tokens-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, "tokens");
-  writeFileSync(file, "# clients\n\n  alpha  \nbeta\n");
+  writeFileSync(file, "# clients\n\n  alpha  \nbeta # Ward 7 laptops\ntwo words\ngamma#not-a-name\n");
   const tokens = TokenSet.fromFile(file);
-  assert.equal(tokens.accepts(new TextEncoder().encode("alpha")), true);
-  assert.equal(tokens.accepts(new TextEncoder().encode("beta")), true);
-  assert.equal(tokens.accepts(new TextEncoder().encode("# clients")), false);
-  assert.equal(tokens.accepts(new TextEncoder().encode("alph")), false);
-  const alpha = tokens.match(new TextEncoder().encode("alpha"));
-  assert.deepEqual(alpha, TokenSet.digest(new TextEncoder().encode("alpha")));
-  assert.equal(
-    tokens.match(new TextEncoder().encode("alpha")),
-    alpha,
-    "sessions of one token share its digest",
-  );
-  assert.equal(tokens.match(new TextEncoder().encode("alph")), undefined);
+  const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+  assert.equal(tokens.accepts(bytes("alpha")), true);
+  assert.equal(tokens.accepts(bytes("beta")), true);
+  assert.equal(tokens.accepts(bytes("beta # Ward 7 laptops")), false, "the name is not part of the token");
+  assert.equal(tokens.accepts(bytes("two words")), true, "a token of several words keeps its meaning");
+  assert.equal(tokens.accepts(bytes("gamma#not-a-name")), true, "a '#' inside a token is the token's");
+  assert.equal(tokens.accepts(bytes("# clients")), false);
+  assert.equal(tokens.accepts(bytes("alph")), false);
+  const alpha = tokens.match(bytes("alpha"));
+  assert.deepEqual(alpha, { digest: TokenSet.digest(bytes("alpha")) });
+  assert.equal(tokens.match(bytes("alpha")), alpha, "sessions of one token share its entry");
+  assert.deepEqual(tokens.match(bytes("beta"))?.name, "Ward 7 laptops");
+  assert.equal(tokens.match(bytes("alph")), undefined);
   writeFileSync(file, "# nothing\n");
   assert.throws(() => TokenSet.fromFile(file), /empty/);
 });

@@ -67,7 +67,7 @@ async function setUp(t: TestContext, echo = false) {
     {
       listen: { host: "127.0.0.1", port: 0 },
       targets: new Map([["default", { host: "127.0.0.1", port: targetPort }]]),
-      tokens: new TokenSet(["t"]),
+      tokens: new TokenSet([{ token: "t" }]),
       cert: cert.cert,
       key: cert.key,
       params: resolveServerParams({}),
