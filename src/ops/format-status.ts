@@ -47,7 +47,7 @@ function table(sessions: SessionStatus[]): string[] {
 function row(s: SessionStatus): string[] {
   return [
     s.id || "(starting)",
-    s.peer,
+    s.tokenName === undefined ? s.peer : `${s.peer} (${s.tokenName})`,
     state(s),
     duration(s.ageSeconds),
     String(s.channels),

@@ -11,6 +11,8 @@ export interface TrackedSession {
   readonly id: string;
   /** The client's address (server side) or the server's (client side). */
   readonly peer: string;
+  /** Server side: the name the token file gives the session's token, if any. */
+  readonly tokenName?: string | undefined;
   readonly session: Session;
   readonly stats: SessionStats;
 }
@@ -20,6 +22,7 @@ export type StatusState = "connecting" | "connected" | "suspended" | "resuming" 
 export interface SessionStatus {
   id: string;
   peer: string;
+  tokenName?: string;
   state: StatusState;
   /** Suspended or resuming: seconds until the session expires. */
   secondsLeft?: number;
@@ -130,11 +133,12 @@ export class SessionTable {
     return { toPeer, fromPeer };
   }
 
-  private describe({ id, peer, session, stats }: TrackedSession): SessionStatus {
+  private describe({ id, peer, tokenName, session, stats }: TrackedSession): SessionStatus {
     const left = session.expiresIn();
     return {
       id,
       peer,
+      ...(tokenName === undefined ? {} : { tokenName }),
       state: STATE_NAMES[session.state],
       ...(left === undefined ? {} : { secondsLeft: Math.ceil(left / 1000) }),
       ageSeconds: Math.round((this.now() - stats.startedAt) / 1000),

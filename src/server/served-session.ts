@@ -40,6 +40,10 @@ export class ServedSession implements TrackedSession, PumpHooks {
     return this.client;
   }
 
+  get tokenName(): string | undefined {
+    return this.token.name;
+  }
+
   /** The log field naming the session's token, when the token file gives it a name. */
   get tokenField(): { tokenName?: string } {
     return this.token.name === undefined ? {} : { tokenName: this.token.name };

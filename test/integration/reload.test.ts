@@ -9,7 +9,8 @@ import { writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { listen } from "../support/net-fixtures.js";
-import { stateDir } from "../support/procs.js";
+import type { StatusReport } from "../../src/ops/status-report.js";
+import { runLifeline, stateDir } from "../support/procs.js";
 import { startConnect, startServe } from "../support/setup.js";
 
 function echo(app: Socket, text: string): Promise<string> {
@@ -51,6 +52,13 @@ test(
     const revokedLine = await served.serve.waitFor("auth.failed", (r) => /revoked/.test(r.msg));
     assert.equal(revokedLine.tokenName, "Ward 9 laptops");
     assert.equal(await echo(keptApp, "still here"), "still here");
+    const status = await runLifeline(t, ["status", "--state-dir", served.dir, "--json"]);
+    const [serveReport] = JSON.parse(status.stdout) as StatusReport[];
+    assert.deepEqual(
+      serveReport?.sessions.map((session) => session.tokenName),
+      ["Ward 7"],
+      "lifeline status names the token of the session left",
+    );
 
     // The client's copy of its line, name and all: the client sends the token alone.
     const fresh = await startConnect(t, served.port, served, [

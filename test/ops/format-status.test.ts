@@ -58,6 +58,16 @@ test("a suspended session shows its countdown; a connected one its outage, buffe
   assert.match(lines[3] as string, /^ {2}ff\s+.*suspended, 163 s left\s+.*-$/);
 });
 
+test("serve shows the name of a session's token beside its peer", () => {
+  const text = formatStatus(report({ sessions: [session({ tokenName: "Ward 7" }), session({ id: "ff" })] }));
+  const lines = text.split("\n");
+  assert.match(
+    lines[2] as string,
+    /^ {2}00112233445566778899aabbccddeeff {2}10\.0\.0\.5:51234 \(Ward 7\) {2}connected/,
+  );
+  assert.match(lines[3] as string, /^ {2}ff\s+10\.0\.0\.5:51234\s+connected/);
+});
+
 test("ended sessions say how they ended; an unhealthy process says why; a connect agent names its server", () => {
   const text = formatStatus(
     report({
