@@ -5,6 +5,7 @@
  * each value goes through the same parser as its flag, and unknown keys are refused.
  */
 import { readFileSync } from "node:fs";
+import { isDeepStrictEqual } from "node:util";
 import { CommanderError, type Command, type Option } from "commander";
 import { parse as parseYaml } from "yaml";
 import { EventLog } from "../ops/log.js";
@@ -35,7 +36,7 @@ export function addLayeredConfig(command: Command, role: "serve" | "connect" | "
     `YAML file of settings; keys are these flags' names (or ${envName(role, "config")})`,
   );
   command.hook("preAction", (cmd) => {
-    const file = (cmd.getOptionValue("config") as string | undefined) ?? process.env[envName(role, "config")];
+    const file = configFile(cmd, role);
     try {
       if (file) applyConfigFile(cmd, file);
       applyEnvironment(cmd, role, process.env);
@@ -46,6 +47,58 @@ export function addLayeredConfig(command: Command, role: "serve" | "connect" | "
     }
   });
   return command;
+}
+
+function configFile(command: Command, role: string): string | undefined {
+  return (command.getOptionValue("config") as string | undefined) ?? process.env[envName(role, "config")];
+}
+
+/** What a reload read: the keys whose value it changed, and how to put some of them back. */
+export interface Reread {
+  changed: string[];
+  /** Gives `keys` (all when omitted) the values and sources they had before the reload. */
+  restore(keys?: readonly string[]): void;
+}
+
+/**
+ * Reads the config file of `command` again (SIGHUP). Settings given on the command line or in the
+ * environment keep their values; a setting the file no longer gives returns to its default. On a
+ * ConfigError nothing has changed.
+ */
+export function rereadConfigFile(command: Command, role: "serve" | "connect" | "host"): Reread {
+  const byKey = configurable(command);
+  const before = new Map<string, { attribute: string; value: unknown; source: string | undefined }>();
+  for (const [key, options] of byKey) {
+    const attribute = (options[0] as Option).attributeName();
+    before.set(key, {
+      attribute,
+      value: command.getOptionValue(attribute),
+      source: command.getOptionValueSource(attribute),
+    });
+  }
+  const restore = (keys: readonly string[] = [...before.keys()]): void => {
+    for (const key of keys) {
+      const was = before.get(key);
+      if (was) command.setOptionValueWithSource(was.attribute, was.value, was.source as "default");
+    }
+  };
+  try {
+    for (const [key, was] of before) {
+      if (was.source !== "config") continue;
+      const options = byKey.get(key) as Option[];
+      const defaultValue = (options.find((o) => !o.negate) ?? (options[0] as Option)).defaultValue;
+      command.setOptionValueWithSource(was.attribute, defaultValue, "default");
+    }
+    const file = configFile(command, role);
+    if (file) applyConfigFile(command, file);
+  } catch (err) {
+    restore();
+    throw err;
+  }
+  const changed = [...before]
+    .filter(([, was]) => !isDeepStrictEqual(command.getOptionValue(was.attribute), was.value))
+    .map(([key]) => key);
+  return { changed, restore };
 }
 
 /** The options a config file or the environment may set, by key. */

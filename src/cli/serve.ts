@@ -10,7 +10,7 @@ import {
   ensureTokenFile,
   loadCertificate,
 } from "../server/credentials.js";
-import { LifelineServer } from "../server/server.js";
+import { describeTargets, LifelineServer } from "../server/server.js";
 import { parseTargets } from "../server/targets.js";
 import { TokenSet } from "../server/tokens.js";
 import { formatHostPort, type HostPort } from "../ops/address.js";
@@ -18,7 +18,7 @@ import type { AdminServer } from "../ops/admin-server.js";
 import { CertificateExpiryWatch } from "../ops/certificate-expiry.js";
 import { addAdminOptions, startAdmin, type AdminFlags } from "./admin.js";
 import { describeSettings } from "./describe-settings.js";
-import { addLayeredConfig } from "./layered-config.js";
+import { addLayeredConfig, rereadConfigFile, type Reread } from "./layered-config.js";
 import { collect, durationOption, hostPort, logLevel, positiveInt, sizeOption, target } from "./options.js";
 
 /** Session timers travel as 32-bit milliseconds. */
@@ -152,7 +152,7 @@ export function serveCommand(): Command {
           started.admin?.close();
           process.exit(0);
         });
-      const hup = (): void => reload(server, flags, log, expiry);
+      const hup = (): void => reload(command, server, log, expiry);
       process.once("SIGTERM", stop);
       process.once("SIGINT", stop);
       process.on("SIGHUP", hup);
@@ -206,31 +206,52 @@ function validate(flags: ServeFlags) {
   };
 }
 
-/** SIGHUP: re-reads the token file and the certificate; on any error the running ones stay. */
+/** The settings a reload applies; any other one changed in the config file waits for a restart. */
+const RELOADABLE = new Set(["target", "tokens", "cert", "key", "log-level"]);
+
+/**
+ * SIGHUP: reads the config file, the token file and the certificate again, and applies the
+ * targets, tokens, certificate and log level; on any error the running ones stay.
+ */
 function reload(
+  command: Command,
   server: LifelineServer,
-  flags: ServeFlags,
   log: EventLog,
   expiry: CertificateExpiryWatch,
 ): void {
+  let reread: Reread | undefined;
   try {
+    reread = rereadConfigFile(command, "serve");
+    const pending = reread.changed.filter((key) => !RELOADABLE.has(key));
+    // Until the restart, the flags keep saying what runs.
+    reread.restore(pending);
+    const flags = command.opts<ServeFlags>();
+    const { targets } = validate(flags);
     const files = credentialFiles(flags);
     const tokens = TokenSet.fromFile(files.tokens);
     const certificate = loadCertificate(files.cert, files.key);
-    const { revoked } = server.reload(tokens, certificate);
-    log.info(
-      "config.reloaded",
-      `reloaded tokens and certificate; ${revoked} session(s) with a revoked token closed`,
-      {
-        fingerprint: certificate.fingerprint,
-        revoked,
-      },
-    );
+    const { revoked } = server.reload(tokens, certificate, targets);
+    log.setLevel(flags.logLevel);
+    const fields = {
+      fingerprint: certificate.fingerprint,
+      revoked,
+      targets: describeTargets(targets),
+      ...(pending.length > 0 ? { restartNeeded: pending } : {}),
+    };
+    const msg = `reloaded targets, tokens and certificate; ${revoked} session(s) with a revoked token closed`;
+    if (pending.length === 0) log.info("config.reloaded", msg, fields);
+    else
+      log.warn(
+        "config.reloaded",
+        `${msg}; ${pending.join(", ")} changed: applied at the next restart`,
+        fields,
+      );
     expiry.watch(certificate);
   } catch (err) {
+    reread?.restore();
     log.error(
       "config.invalid",
-      `reload refused, still running with the previous tokens and certificate: ${(err as Error).message}`,
+      `reload refused, still running with the previous tokens, certificate and targets: ${(err as Error).message}`,
     );
   }
 }

@@ -101,6 +101,11 @@ export class EventLog {
     this.logger = pino({ level, base: { role }, messageKey: "msg" }, out);
   }
 
+  /** From now on, log at `level` (a reload may change it). */
+  setLevel(level: LogLevel): void {
+    this.logger.level = level;
+  }
+
   /** Log lines dropped because the reader of stderr fell PENDING_LOG_LIMIT behind. */
   get droppedLines(): number {
     return this.dropped;

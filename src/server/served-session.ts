@@ -4,14 +4,13 @@
  */
 import { connect, type Socket } from "node:net";
 import { SessionState, toHex, type ServerSession, type SessionEvent } from "../core/index.js";
-import { formatHostPort } from "../ops/address.js";
+import { formatHostPort, type HostPort } from "../ops/address.js";
 import { BackpressureLog } from "../ops/backpressure-log.js";
 import type { EventLog } from "../ops/log.js";
 import type { TrackedSession } from "../ops/session-table.js";
 import { nodeEnv } from "../transport/node-env.js";
 import { SessionPump, type PumpHooks } from "../transport/session-pump.js";
 import type { SessionStats } from "../transport/session-stats.js";
-import type { Targets } from "./targets.js";
 import type { TokenEntry } from "./tokens.js";
 
 export class ServedSession implements TrackedSession, PumpHooks {
@@ -24,7 +23,8 @@ export class ServedSession implements TrackedSession, PumpHooks {
 
   constructor(
     readonly session: ServerSession,
-    private readonly targets: Targets,
+    /** The target a name stands for now (the list may change on reload), or undefined. */
+    private readonly targetNamed: (name: string) => HostPort | undefined,
     private readonly log: EventLog,
     client: string,
     /** The token the session was opened with (its digest and name): a reload that revokes it ends the session. */
@@ -122,7 +122,7 @@ export class ServedSession implements TrackedSession, PumpHooks {
   }
 
   private openTarget(channel: number, name: string): void {
-    const target = this.targets.get(name);
+    const target = this.targetNamed(name);
     if (!target) {
       this.log.warn("channel.refused", "channel refused: no such target", {
         session: this.id,

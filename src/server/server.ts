@@ -115,6 +115,8 @@ export class LifelineServer {
   private server: Server | undefined;
   private draining = false;
   private tokens: TokenSet;
+  /** The allow-list of targets; a reload may replace it (channels already open keep theirs). */
+  private targets: Targets;
   /** What `status` and the metrics see of the sessions. */
   readonly table = new SessionTable(nodeEnv.now);
 
@@ -124,6 +126,7 @@ export class LifelineServer {
   ) {
     this.budget = new SharedBudget(config.globalBuffer);
     this.tokens = config.tokens;
+    this.targets = config.targets;
     this.failures = new FailureLimiter(
       { maxFailures: config.maxFailuresPerMinute, windowMs: 60_000, maxTracked: 100_000 },
       nodeEnv.now,
@@ -198,18 +201,26 @@ export class LifelineServer {
       this.config.listen,
       this.log,
       {
-        targets: Object.fromEntries([...this.config.targets].map(([name, hp]) => [name, formatHostPort(hp)])),
+        targets: describeTargets(this.targets),
       },
       { backlog: LISTEN_BACKLOG },
     );
   }
 
+  private readonly targetNamed = (name: string): HostPort | undefined => this.targets.get(name);
+
   /**
-   * SIGHUP: new tokens (and, when given, a new certificate) without a restart. Sessions whose token
-   * was revoked are closed with AUTH_FAILED; every other session carries on.
+   * SIGHUP: new tokens (and, when given, a new certificate and targets) without a restart. Sessions
+   * whose token was revoked are closed with AUTH_FAILED; every other session carries on, and the
+   * channels it opens from now on reach the new targets.
    */
-  reload(tokens: TokenSet, certificate?: { cert: string; key: string }): { revoked: number } {
+  reload(
+    tokens: TokenSet,
+    certificate?: { cert: string; key: string },
+    targets?: Targets,
+  ): { revoked: number } {
     this.tokens = tokens;
+    if (targets) this.targets = targets;
     if (certificate) this.server?.setSecureContext({ ...certificate, minVersion: "TLSv1.3" });
     let revoked = 0;
     for (const served of [...this.sessions.values()]) {
@@ -409,7 +420,7 @@ export class LifelineServer {
       { params: this.config.params, limits: this.config.limits, sharedBudget: this.budget },
       nodeEnv,
     );
-    const served = new ServedSession(session, this.config.targets, this.log, client, token, this.forget);
+    const served = new ServedSession(session, this.targetNamed, this.log, client, token, this.forget);
     this.sessions.set(served.id, served);
     this.table.add(served);
     this.authenticated(peer(socket));
@@ -468,6 +479,11 @@ export class LifelineServer {
       if (oldest !== undefined) this.expired.delete(oldest);
     }
   };
+}
+
+/** Targets as the log shows them: name → "host:port". */
+export function describeTargets(targets: Targets): Record<string, string> {
+  return Object.fromEntries([...targets].map(([name, hp]) => [name, formatHostPort(hp)]));
 }
 
 function peer(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {

@@ -10,8 +10,8 @@ import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { listen } from "../support/net-fixtures.js";
 import type { StatusReport } from "../../src/ops/status-report.js";
-import { runLifeline, stateDir } from "../support/procs.js";
-import { startConnect, startServe } from "../support/setup.js";
+import { lifeline, runLifeline, stateDir, type LifelineProcess } from "../support/procs.js";
+import { served, startConnect, startServe } from "../support/setup.js";
 
 function echo(app: Socket, text: string): Promise<string> {
   app.write(text);
@@ -84,5 +84,56 @@ test(
     assert.match(refused.msg, /reload refused, still running with the previous tokens/);
     assert.equal(await echo(keptApp, "after"), "after");
     assert.equal(served.serve.child.exitCode, null);
+  },
+);
+
+/** The arguments startConnect takes for a serve started by hand in state directory `dir`. */
+async function servedAt(
+  serve: LifelineProcess,
+  dir: string,
+): Promise<[number, { dir: string; fingerprint: string }]> {
+  const { port, fingerprint } = await served(serve);
+  return [port, { dir, fingerprint }];
+}
+
+/** A target that answers each piece of data with `label:` and the data, to tell targets apart. */
+function labelled(label: string) {
+  return createServer((s) => s.on("data", (d: Buffer) => s.write(`${label}:${d.toString()}`)));
+}
+
+test(
+  "SIGHUP re-reads the config file: new channels reach the new targets, the session carries on, settings that need a restart are named, and a broken file changes nothing",
+  { timeout: 30_000 },
+  async (t) => {
+    const portA = await listen(t, labelled("A"));
+    const portB = await listen(t, labelled("B"));
+    const dir = stateDir(t);
+    const config = join(dir, "serve.yaml");
+    writeFileSync(config, `target:\n  default: 127.0.0.1:${portA}\n`);
+    const serve = lifeline(t, ["serve", "--listen", "127.0.0.1:0", "--state-dir", dir, "--config", config]);
+    const client = await startConnect(t, ...(await servedAt(serve, dir)));
+    const first = connect(client.port, "127.0.0.1");
+    t.after(() => first.destroy());
+    assert.equal(await echo(first, "x"), "A:x");
+
+    writeFileSync(config, `target:\n  default: 127.0.0.1:${portB}\nbuffer: 8MiB\nlog-level: warn\n`);
+    serve.kill("SIGHUP");
+    const reloaded = await serve.waitFor("config.reloaded");
+    assert.deepEqual(reloaded.targets, { default: `127.0.0.1:${portB}` });
+    assert.deepEqual(reloaded.restartNeeded, ["buffer"]);
+    assert.equal(reloaded.level, 40, "a setting waits for a restart: a warning");
+    assert.equal(await echo(first, "y"), "A:y", "an open channel keeps its target");
+    const second = connect(client.port, "127.0.0.1");
+    t.after(() => second.destroy());
+    assert.equal(await echo(second, "z"), "B:z", "a new channel of the same session reaches the new target");
+    assert.equal(serve.events("session.created").length, 1);
+    assert.equal(serve.events("channel.opened").length, 1, "the log level is warn now");
+
+    writeFileSync(config, "target: [\n");
+    serve.kill("SIGHUP");
+    assert.match((await serve.waitFor("config.invalid")).msg, /reload refused.*not valid YAML/);
+    const third = connect(client.port, "127.0.0.1");
+    t.after(() => third.destroy());
+    assert.equal(await echo(third, "w"), "B:w");
   },
 );
