@@ -15,7 +15,7 @@ import { parseTargets } from "../server/targets.js";
 import { TokenSet } from "../server/tokens.js";
 import { formatHostPort, type HostPort } from "../ops/address.js";
 import type { AdminServer } from "../ops/admin-server.js";
-import { CertificateExpiryWatch } from "../ops/certificate-expiry.js";
+import { CertificateExpiryWatch, expiryNotice } from "../ops/certificate-expiry.js";
 import { addAdminOptions, startAdmin, type AdminFlags } from "./admin.js";
 import { describeSettings } from "./describe-settings.js";
 import { addLayeredConfig, rereadConfigFile, type Reread } from "./layered-config.js";
@@ -139,8 +139,8 @@ export function serveCommand(): Command {
     const expiry = new CertificateExpiryWatch(log);
     try {
       if (flags.checkConfig) {
-        checkConfig(flags);
-        process.stdout.write(`configuration OK\n${describeSettings(command)}`);
+        const warnings = checkConfig(flags).map((warning) => `warning: ${warning}\n`);
+        process.stdout.write(`configuration OK\n${warnings.join("")}${describeSettings(command)}`);
         return;
       }
       const server = new LifelineServer(await buildConfig(flags, log, expiry), log);
@@ -256,12 +256,15 @@ function reload(
   }
 }
 
-/** --check-config: everything start-up would check, reading the files but creating none. */
-function checkConfig(flags: ServeFlags): void {
+/** --check-config: everything start-up would check, reading the files but creating none; returns warnings. */
+function checkConfig(flags: ServeFlags): string[] {
   validate(flags);
   const files = credentialFiles(flags);
-  if (flags.cert || existsSync(files.cert)) loadCertificate(files.cert, files.key);
+  const certificate =
+    flags.cert || existsSync(files.cert) ? loadCertificate(files.cert, files.key) : undefined;
   if (flags.tokens || existsSync(files.tokens)) TokenSet.fromFile(files.tokens);
+  const expiry = certificate && expiryNotice(certificate, new Date());
+  return expiry ? [expiry.msg] : [];
 }
 
 /** The certificate, key and token file in use: the flags' own, else the state directory's. */

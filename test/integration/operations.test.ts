@@ -212,7 +212,7 @@ async function certificateUntil(dir: string, notAfter: Date): Promise<{ cert: st
 }
 
 test(
-  "serve warns of a certificate close to expiry at start, says so louder after a reload to an expired one, and exports the date",
+  "serve warns of a certificate close to expiry at start (and --check-config too), says so louder after a reload to an expired one, and exports the date",
   { timeout: 30_000 },
   async (t) => {
     const target = createServer((s) => s.pipe(s));
@@ -227,6 +227,18 @@ test(
       "--metrics",
       "127.0.0.1:0",
     ]);
+    const checked = await runLifeline(t, [
+      "serve",
+      "--check-config",
+      "--cert",
+      files.cert,
+      "--key",
+      files.key,
+      "--state-dir",
+      dir,
+    ]);
+    assert.equal(checked.code, 0, checked.stderr);
+    assert.match(checked.stdout, /^configuration OK\nwarning: certificate .* expires in 2 days, on /);
     const expiring = await served.serve.waitFor("certificate.expiring");
     assert.equal(expiring.level, 40);
     assert.equal(expiring.daysLeft, 2);
