@@ -195,9 +195,12 @@ function convert(options: Option[], value: unknown): unknown {
     valued.parseArg ? valued.parseArg(text, previous) : text;
   if (Array.isArray(valued.defaultValue)) {
     // A repeatable flag: a list, a single value, or (for named entries like targets) a mapping.
+    // Never an empty one: "pin: []" would silently mean trust on first use, "target: {}" the default.
+    if ((Array.isArray(value) && value.length === 0) || (isMapping(value) && Object.keys(value).length === 0))
+      throw new Error("an empty list: give at least one value, or leave the setting out");
     const items = Array.isArray(value)
       ? value.map(scalar)
-      : typeof value === "object" && value !== null
+      : isMapping(value)
         ? Object.entries(value).map(([name, v]) => {
             if (name.includes("=")) throw new Error(`a name may not contain "=": ${JSON.stringify(name)}`);
             return `${name}=${scalar(v)}`;
@@ -206,6 +209,10 @@ function convert(options: Option[], value: unknown): unknown {
     return items.reduce<unknown>((all, item) => parse(item, all), []);
   }
   return parse(scalar(value), valued.defaultValue);
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function scalar(value: unknown): string {

@@ -10,9 +10,23 @@ import type { EventLog } from "./log.js";
 export const EXPIRY_WARNING_DAYS = 14;
 const DAY_MS = 86_400_000;
 
-/** Whole days from `now` until `validTo` (negative once it has passed). */
-export function daysLeft(validTo: Date, now: Date): number {
-  return Math.floor((validTo.getTime() - now.getTime()) / DAY_MS);
+/** Where a certificate stands at a moment, by the one rule serve and doctor share. */
+export interface Expiry {
+  state: "valid" | "expiring" | "expired";
+  /** Whole days left (negative once it has passed). */
+  daysLeft: number;
+  /** The last day, YYYY-MM-DD (UTC). */
+  date: string;
+  /** "in 3 days", "in 1 day", "in less than a day". */
+  when: string;
+}
+
+export function expiryOf(validTo: Date, now: Date): Expiry {
+  const daysLeft = Math.floor((validTo.getTime() - now.getTime()) / DAY_MS);
+  const state =
+    validTo.getTime() <= now.getTime() ? "expired" : daysLeft < EXPIRY_WARNING_DAYS ? "expiring" : "valid";
+  const when = daysLeft < 1 ? "in less than a day" : daysLeft === 1 ? "in 1 day" : `in ${daysLeft} days`;
+  return { state, daysLeft, date: validTo.toISOString().slice(0, 10), when };
 }
 
 /** The certificate a server presents, as far as its expiry matters. */
@@ -30,29 +44,26 @@ export interface ExpiryNotice {
 
 /** What to tell an admin about `certificate` at `now`: nothing while it has EXPIRY_WARNING_DAYS or more left. */
 export function expiryNotice(certificate: PresentedCertificate, now: Date): ExpiryNotice | undefined {
-  const left = daysLeft(certificate.validTo, now);
+  const { state, daysLeft, date, when } = expiryOf(certificate.validTo, now);
+  if (state === "valid") return undefined;
   const fields = {
     path: certificate.certPath,
     fingerprint: certificate.fingerprint,
     validTo: certificate.validTo.toISOString(),
-    daysLeft: left,
+    daysLeft,
   };
-  const date = fields.validTo.slice(0, 10);
   const renew = "renew it, then reload (SIGHUP)";
-  if (certificate.validTo.getTime() <= now.getTime()) {
-    return {
-      event: "certificate.expired",
-      msg: `certificate ${certificate.certPath} EXPIRED on ${date}: clients using --ca refuse it; ${renew}`,
-      fields,
-    };
-  }
-  if (left >= EXPIRY_WARNING_DAYS) return undefined;
-  const when = left < 1 ? "in less than a day" : left === 1 ? "in 1 day" : `in ${left} days`;
-  return {
-    event: "certificate.expiring",
-    msg: `certificate ${certificate.certPath} expires ${when}, on ${date}; ${renew}`,
-    fields,
-  };
+  return state === "expired"
+    ? {
+        event: "certificate.expired",
+        msg: `certificate ${certificate.certPath} EXPIRED on ${date}: clients using --ca refuse it; ${renew}`,
+        fields,
+      }
+    : {
+        event: "certificate.expiring",
+        msg: `certificate ${certificate.certPath} expires ${when}, on ${date}; ${renew}`,
+        fields,
+      };
 }
 
 /**

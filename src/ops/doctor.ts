@@ -19,7 +19,7 @@ import {
 import { REFUSALS } from "../client/runner.js";
 import type { Verification } from "../client/verify.js";
 import { formatHostPort, type HostPort } from "./address.js";
-import { daysLeft, EXPIRY_WARNING_DAYS } from "./certificate-expiry.js";
+import { expiryOf } from "./certificate-expiry.js";
 import { formatDuration } from "./units.js";
 
 /** ok ✓, warn ! (works, but look), fail ✗, skip - (not checked, and why). */
@@ -236,25 +236,23 @@ function tlsCheck(probe: TlsProbe, timeoutMs: number): TlsCheck {
 /** Expired, or fewer than EXPIRY_WARNING_DAYS left: a warning (the trust check decides whether clients refuse it). */
 export function certificateCheck(cert: CertificateFacts | undefined, now: Date): CertificateCheck {
   if (!cert) return { status: "fail", detail: "the server presented no certificate", security: true };
+  const { state, daysLeft, date, when } = expiryOf(cert.validTo, now);
   const facts = {
     fingerprint: cert.fingerprint,
     ...(cert.subject === undefined ? {} : { subject: cert.subject }),
     validTo: cert.validTo.toISOString(),
-    daysLeft: daysLeft(cert.validTo, now),
+    daysLeft,
   };
-  const date = facts.validTo.slice(0, 10);
-  if (cert.validTo.getTime() <= now.getTime()) {
+  if (state === "expired") {
     // What connect does: --ca refuses it (the trust check fails too); a pin or known-hosts entry still matches.
     const detail = `the certificate EXPIRED on ${date}: clients using --ca refuse it, pinned and trust-on-first-use clients still connect; renew it`;
     return { status: "warn", detail, ...facts };
   }
-  if (facts.daysLeft < EXPIRY_WARNING_DAYS) {
-    const days = facts.daysLeft === 1 ? "1 day" : `${facts.daysLeft} days`;
-    return { status: "warn", detail: `the certificate expires in ${days}, on ${date}`, ...facts };
-  }
+  if (state === "expiring")
+    return { status: "warn", detail: `the certificate expires ${when}, on ${date}`, ...facts };
   return {
     status: "ok",
-    detail: `${cert.fingerprint}, valid until ${date} (${facts.daysLeft} days left)`,
+    detail: `${cert.fingerprint}, valid until ${date} (${daysLeft} days left)`,
     ...facts,
   };
 }

@@ -28,7 +28,7 @@ export class ServedSession implements TrackedSession, PumpHooks {
     private readonly log: EventLog,
     client: string,
     /** The token the session was opened with (its digest and name): a reload that revokes it ends the session. */
-    readonly token: TokenEntry,
+    public token: TokenEntry,
     private readonly onClosed: (served: ServedSession, code: string) => void,
   ) {
     this.id = toHex(session.sessionId);

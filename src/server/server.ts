@@ -219,12 +219,17 @@ export class LifelineServer {
     certificate?: { cert: string; key: string },
     targets?: Targets,
   ): { revoked: number } {
+    // First what can fail, so that a refused certificate leaves the tokens and targets as they were.
+    if (certificate) this.server?.setSecureContext({ ...certificate, minVersion: "TLSv1.3" });
     this.tokens = tokens;
     if (targets) this.targets = targets;
-    if (certificate) this.server?.setSecureContext({ ...certificate, minVersion: "TLSv1.3" });
     let revoked = 0;
     for (const served of [...this.sessions.values()]) {
-      if (tokens.acceptsDigest(served.token.digest)) continue;
+      const kept = tokens.entryOf(served.token.digest);
+      if (kept) {
+        served.token = kept; // its name may have changed
+        continue;
+      }
       revoked++;
       this.log.warn("auth.failed", "session closed: its token was revoked", {
         session: served.id,

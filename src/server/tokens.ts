@@ -20,15 +20,16 @@ export interface TokenEntry {
 }
 
 /**
- * The tokens of a token file's text, in order. A `#` ends the token only after whitespace, so a
- * token of several words, as earlier versions accepted, keeps its meaning.
+ * The tokens of a token file's text, in order. A name may follow only a token without spaces: a
+ * line of several words, which earlier versions took whole as the token, keeps that meaning even
+ * when a word starts with `#` (taking its first words alone would weaken it, and log the rest).
  */
 export function tokenLines(text: string): TokenLine[] {
   const out: TokenLine[] = [];
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
-    const named = /^(.*?)\s+#\s*(.*)$/.exec(line);
+    const named = /^(\S+)\s+#\s*(.*)$/.exec(line);
     const name = named?.[2];
     out.push(named ? { token: named[1] as string, ...(name ? { name } : {}) } : { token: line });
   }
@@ -63,10 +64,7 @@ export class TokenSet {
    * `digest`); handing out this set's own entry lets all the sessions of one token share it.
    */
   match(token: Uint8Array): TokenEntry | undefined {
-    const d = digest(token);
-    let found: TokenEntry | undefined;
-    for (const known of this.entries) if (timingSafeEqual(known.digest, d)) found = known;
-    return found;
+    return this.entryOf(digest(token));
   }
 
   /** The SHA-256 digest of a token, kept by a session so that a revoked token can end it. */
@@ -75,9 +73,14 @@ export class TokenSet {
   }
 
   acceptsDigest(d: Buffer): boolean {
-    let ok = false;
-    for (const known of this.entries) ok = timingSafeEqual(known.digest, d) || ok;
-    return ok;
+    return this.entryOf(d) !== undefined;
+  }
+
+  /** The entry for a token's digest (with the name this set gives it), or undefined. */
+  entryOf(d: Buffer): TokenEntry | undefined {
+    let found: TokenEntry | undefined;
+    for (const known of this.entries) if (timingSafeEqual(known.digest, d)) found = known;
+    return found;
   }
 }
 

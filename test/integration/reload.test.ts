@@ -42,7 +42,7 @@ test(
     assert.equal(await echo(keptApp, "a"), "a");
     assert.equal(await echo(revokedApp, "b"), "b");
 
-    writeFileSync(tokens, "token-kept\ntoken-new\n");
+    writeFileSync(tokens, "token-kept # Ward 7 east\ntoken-new\n");
     served.serve.kill("SIGHUP");
     const reloaded = await served.serve.waitFor("config.reloaded");
     assert.equal(reloaded.revoked, 1);
@@ -56,8 +56,8 @@ test(
     const [serveReport] = JSON.parse(status.stdout) as StatusReport[];
     assert.deepEqual(
       serveReport?.sessions.map((session) => session.tokenName),
-      ["Ward 7"],
-      "lifeline status names the token of the session left",
+      ["Ward 7 east"],
+      "lifeline status names the token of the session left, as the reloaded file does",
     );
 
     // The client's copy of its line, name and all: the client sends the token alone.
@@ -68,6 +68,7 @@ test(
     const freshApp = connect(fresh.port, "127.0.0.1");
     t.after(() => freshApp.destroy());
     assert.equal(await echo(freshApp, "new"), "new");
+    await served.serve.waitFor("session.created", (r) => r.tokenName === undefined);
     assert.deepEqual(
       served.serve
         .events("session.created")

@@ -19,6 +19,20 @@ function echo(app: Socket, text: string): Promise<string> {
   return new Promise((resolve) => app.once("data", (d: Buffer) => resolve(d.toString())));
 }
 
+/** What a new application connection to `port` gets back for `text`; undefined if it is closed. */
+function answer(port: number, text: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const app = connect(port, "127.0.0.1");
+    app.on("error", () => resolve(undefined));
+    app.on("close", () => resolve(undefined));
+    app.once("data", (d: Buffer) => {
+      resolve(d.toString());
+      app.destroy();
+    });
+    app.write(text);
+  });
+}
+
 function openApp(t: { after(fn: () => void): void }, port: number): Socket {
   const app = connect(port, "127.0.0.1");
   t.after(() => app.destroy());
@@ -76,5 +90,8 @@ test(
       `expected ${served.fingerprint}, got ${next.fingerprint}`,
       direct,
     );
+    // A new connection to it, which would need a new session, does not fall back either.
+    assert.equal(await answer(oldOnly.port, "again"), undefined);
+    assert.equal(direct.connections(), 0);
   },
 );

@@ -93,7 +93,10 @@ test("the token file: one per line, comments and blanks ignored, names after ' #
   const dir = mkdtempSync(join(tmpdir(), "lifeline-tokens-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, "tokens");
-  writeFileSync(file, "# clients\n\n  alpha  \nbeta # Ward 7 laptops\ntwo words\ngamma#not-a-name\n");
+  writeFileSync(
+    file,
+    "# clients\n\n  alpha  \nbeta # Ward 7 laptops\ntwo words\ngamma#not-a-name\nblue lamp #42 door\n",
+  );
   const tokens = TokenSet.fromFile(file);
   const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
   assert.equal(tokens.accepts(bytes("alpha")), true);
@@ -101,6 +104,8 @@ test("the token file: one per line, comments and blanks ignored, names after ' #
   assert.equal(tokens.accepts(bytes("beta # Ward 7 laptops")), false, "the name is not part of the token");
   assert.equal(tokens.accepts(bytes("two words")), true, "a token of several words keeps its meaning");
   assert.equal(tokens.accepts(bytes("gamma#not-a-name")), true, "a '#' inside a token is the token's");
+  assert.equal(tokens.accepts(bytes("blue lamp #42 door")), true, "only a one-word token takes a name");
+  assert.equal(tokens.accepts(bytes("blue lamp")), false, "never a shorter token than the line was");
   assert.equal(tokens.accepts(bytes("# clients")), false);
   assert.equal(tokens.accepts(bytes("alph")), false);
   const alpha = tokens.match(bytes("alpha"));
