@@ -111,7 +111,9 @@ export function stateDir(t: TestContext): string {
     // Hooks run in the order they were added, so this one usually comes before the processes' own.
     // A process still starting would make its admin directory again inside a removed one.
     await stopAll(startedBy.get(t) ?? []);
-    rmSync(dir, { recursive: true, force: true });
+    // Retried: what a stopped process leaves running may still write here for a moment (a host's
+    // shells, hung up as it exits, write their history into the home it gave them).
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   });
   return dir;
 }
