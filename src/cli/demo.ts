@@ -4,7 +4,7 @@
  * server: Ctrl-] f (or `kill -USR1 <pid>`) makes the link go silent for --drop-seconds.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import { LifelineAgent } from "../client/agent.js";
@@ -55,6 +55,14 @@ async function runDemo(flags: DemoFlags): Promise<number> {
     rmSync(dir, { recursive: true, force: true });
   };
   process.once("exit", cleanup);
+  // Closing the terminal window (SIGHUP) or a kill ends the demo's host and server too, and takes
+  // its directory (their token and key) with it: "exit" alone does not come on a signal.
+  for (const signal of ["SIGHUP", "SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      cleanup();
+      process.exit(128 + (constants.signals[signal] ?? 0));
+    });
+  }
   try {
     const common = ["--state-dir", dir, "--log-level", "info"];
     host = await startRole(["host", "--listen", "127.0.0.1:0", ...common], logPath);

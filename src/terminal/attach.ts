@@ -60,6 +60,10 @@ export class TerminalAttach {
   private ticker: NodeJS.Timeout | undefined;
   /** Keystrokes typed before the host confirmed the session: they go after ATTACHED, in order. */
   private early: Buffer[] | undefined;
+  /** The window changed size before ATTACHED: a RESIZE follows it. */
+  private resizedEarly = false;
+  /** The host's last word (EXIT, ERROR or the session list) has arrived: the channel's end is expected. */
+  private answered = false;
   /** The row the status line is drawn on, while it is shown. */
   private statusRow: number | undefined;
   private expired = false;
@@ -84,7 +88,9 @@ export class TerminalAttach {
     if (input.isTTY) input.setRawMode(true);
     input.on("data", (chunk: Buffer) => this.onInput(chunk));
     output.on("resize", () => {
-      this.send({ type: "resize", size: this.size() });
+      // Before ATTACHED the host takes nothing but its handshake: the new size goes after it.
+      if (this.early) this.resizedEarly = true;
+      else this.send({ type: "resize", size: this.size() });
       this.drawStatus();
     });
     this.open();
@@ -192,11 +198,14 @@ export class TerminalAttach {
         this.sessionId = message.id;
         const early = this.early ?? [];
         this.early = undefined;
+        if (this.resizedEarly) this.send({ type: "resize", size: this.size() });
+        this.resizedEarly = false;
         for (const bytes of early) this.send({ type: "input", bytes });
         if (!this.inputStopped) this.options.input.resume();
         break;
       }
       case "sessions":
+        this.answered = true;
         // Quit only once the list is out: the process exits right after.
         this.options.output.write(formatSessions(message.sessions), () => this.finish(0));
         break;
@@ -205,12 +214,14 @@ export class TerminalAttach {
         if (this.suspended) this.drawStatus();
         break;
       case "exit":
+        this.answered = true;
         this.note(
           `session ${this.sessionId ?? ""} ended${message.code === null ? "" : ` with status ${message.code}`}`,
         );
         this.finish(message.code ?? 1);
         break;
       case "error":
+        this.answered = true;
         this.note(`the host refused: ${message.code}: ${message.message}`);
         this.finish(1);
         break;
@@ -239,6 +250,9 @@ export class TerminalAttach {
         this.suspended = false;
         clearInterval(this.ticker);
         this.clearStatus();
+        // Input may have stopped at the budget (or before ATTACHED): the reattach prompt needs keys.
+        this.inputStopped = false;
+        this.options.input.resume();
         break;
       case "fallback.used":
         this.note("the reliability service is unavailable: connected directly, WITHOUT session reliability");
@@ -267,6 +281,9 @@ export class TerminalAttach {
     }
     if (outcome === "reset") {
       this.note("the connection to the host was lost");
+      this.finish(1);
+    } else if (!this.answered) {
+      this.note("the host closed the connection");
       this.finish(1);
     }
   }

@@ -5,8 +5,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { lifelineArgs } from "../../src/cli/command.js";
 import { TmuxTerminal } from "../support/tmux.js";
 
@@ -59,6 +60,47 @@ test(
     // The demo ends, and takes its host, its server and its temporary directory with it.
     await terminal.waitFor(/\[lifeline: quit\]/);
     await until(() => !running(pid), "the demo process to end");
+    await until(() => demoDirs().every((d) => before.includes(d)), "the demo's temporary directory to go");
+  },
+);
+
+/** The processes `pid` started that are still there. */
+function children(pid: number): number[] {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+    return text === "" ? [] : text.split(" ").map(Number);
+  } catch {
+    return [];
+  }
+}
+
+test(
+  "lifeline demo: closing its terminal (SIGHUP) ends its host and server and removes its directory",
+  { timeout: 60_000 },
+  async (t) => {
+    const terminal = TmuxTerminal.start(
+      t,
+      [process.execPath, ...lifelineArgs(["demo"])],
+      { cols: 120, rows: 30 },
+      { SHELL: "/bin/bash" },
+    );
+    const before = demoDirs();
+    const intro = await terminal.waitFor(/lifeline demo \(pid (\d+)\)/);
+    const pid = Number(/lifeline demo \(pid (\d+)\)/.exec(intro)?.[1]);
+    terminal.type("echo up-$((1+2))\r");
+    await terminal.waitFor(/^up-3$/m);
+    const roles = children(pid);
+    assert.equal(roles.length, 2, "the demo runs a host and a server");
+    t.after(() => {
+      // Should this test fail, the roles it found are not left behind.
+      for (const role of roles.filter(running)) process.kill(role, "SIGKILL");
+      for (const d of demoDirs())
+        if (!before.includes(d)) rmSync(join(tmpdir(), d), { recursive: true, force: true });
+    });
+
+    process.kill(pid, "SIGHUP");
+    await until(() => !running(pid), "the demo process to end");
+    await until(() => roles.every((role) => !running(role)), "its host and server to end");
     await until(() => demoDirs().every((d) => before.includes(d)), "the demo's temporary directory to go");
   },
 );

@@ -1,0 +1,129 @@
+/**
+ * `lifeline attach` against a scripted host, without a network: what it sends around the
+ * handshake, and how it ends when the host goes away or the session expires with input stopped.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
+import { PassThrough, type Duplex } from "node:stream";
+import type { ChannelOutcome } from "../../src/client/runner.js";
+import { EventLog } from "../../src/ops/log.js";
+import { TerminalAttach } from "../../src/terminal/attach.js";
+import {
+  encodeMessage,
+  MessageDecoder,
+  TERMINAL_PROTOCOL_VERSION,
+  type TerminalMessage,
+} from "../../src/terminal/messages.js";
+
+/** The host's end of attach's channel: what attach sent, and a way to answer. */
+class ScriptedHost {
+  channel!: Duplex;
+  received: { message: TerminalMessage; afterAttached: boolean }[] = [];
+  private attachedSent = false;
+  private end!: (outcome: ChannelOutcome) => void;
+
+  carry(local: Duplex): Promise<ChannelOutcome> {
+    this.channel = local;
+    const decoder = new MessageDecoder();
+    local.on("data", (chunk: Buffer) => {
+      for (const message of decoder.push(chunk))
+        this.received.push({ message, afterAttached: this.attachedSent });
+    });
+    return new Promise((resolve) => (this.end = resolve));
+  }
+
+  answer(message: TerminalMessage): void {
+    if (message.type === "attached") this.attachedSent = true;
+    this.channel.write(encodeMessage(message));
+  }
+
+  close(outcome: ChannelOutcome): void {
+    this.end(outcome);
+  }
+
+  types(): string[] {
+    return this.received.map((r) => r.message.type);
+  }
+}
+
+class FakeScreen extends EventEmitter {
+  columns = 80;
+  rows = 24;
+  text = "";
+  write(data: string | Uint8Array, done?: () => void): boolean {
+    this.text += typeof data === "string" ? data : Buffer.from(data).toString();
+    done?.();
+    return true;
+  }
+}
+
+const READY: TerminalMessage = { type: "ready", version: TERMINAL_PROTOCOL_VERSION };
+const ATTACHED: TerminalMessage = { type: "attached", id: "a1", created: true };
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function start(host: ScriptedHost, log = new EventLog("attach", "silent")) {
+  const input = new PassThrough();
+  const screen = new FakeScreen();
+  const attach = new TerminalAttach({
+    carrier: host,
+    log,
+    token: "t",
+    term: "xterm",
+    input: input as unknown as NodeJS.ReadStream,
+    output: screen as unknown as NodeJS.WriteStream,
+  });
+  return { input, screen, log, done: attach.run() };
+}
+
+test("a window resized before ATTACHED is sent after it, never during the handshake", async () => {
+  const host = new ScriptedHost();
+  const { screen } = start(host);
+  await tick();
+  host.answer(READY);
+  await tick();
+  screen.columns = 120;
+  screen.emit("resize");
+  await tick();
+  assert.deepEqual(host.types(), ["hello", "new"]);
+  host.answer(ATTACHED);
+  await tick();
+  assert.deepEqual(host.types(), ["hello", "new", "resize"]);
+  const resize = host.received[2];
+  assert.equal(resize?.afterAttached, true);
+  assert.deepEqual(resize.message, { type: "resize", size: { cols: 120, rows: 24 } });
+});
+
+test("a channel the host closes without a last word ends attach, saying so", async () => {
+  const host = new ScriptedHost();
+  const { screen, done } = start(host);
+  await tick();
+  host.answer(READY);
+  host.answer(ATTACHED);
+  await tick();
+  host.close("closed");
+  assert.equal(await done, 1);
+  assert.match(screen.text, /\[lifeline: the host closed the connection\]/);
+});
+
+test("when the session expires while input is stopped, the keyboard is read again for r or q", async () => {
+  const host = new ScriptedHost();
+  const { input, log, done } = start(host);
+  await tick();
+  host.answer(READY);
+  host.answer(ATTACHED);
+  await tick();
+  // Nothing reads the channel now (the link is down): its buffer fills and input stops.
+  host.channel.pause();
+  for (let i = 0; i < 8 && !input.isPaused(); i++) {
+    input.write("x".repeat(100));
+    await tick();
+  }
+  assert.equal(input.isPaused(), true, "input stopped");
+  log.warn("session.expired", "expired");
+  host.close("reset");
+  await tick();
+  input.write("q");
+  assert.equal(await done, 1);
+});
