@@ -30,6 +30,12 @@ export interface TerminalHostConfig {
 
 /** Connections that have not yet attached a session, beyond one a session. */
 const MAX_UNATTACHED = 64;
+/**
+ * Connections still waiting for their HELLO at once. A new one beyond it pushes out the oldest, so
+ * that connections which never say HELLO (a scanner, a flood) cannot keep real clients out: a real
+ * client says HELLO within milliseconds of connecting.
+ */
+const MAX_WAITING_HELLO = 32;
 const ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 const ID_LENGTH = 8;
 
@@ -51,6 +57,8 @@ export class TerminalHost {
   private tokens: TokenSet;
   private readonly sessions = new Map<string, HostSession>();
   private readonly connections = new Map<HostConnection, ConnectionState>();
+  /** Connections that have not sent HELLO yet, oldest first. */
+  private readonly waitingHello = new Set<HostConnection>();
   private stopping = false;
   private readonly encoder = new TextEncoder();
 
@@ -65,7 +73,8 @@ export class TerminalHost {
   start(): Promise<AddressInfo> {
     const server = createServer((socket) => this.onConnection(socket));
     this.server = server;
-    server.maxConnections = this.config.maxSessions + MAX_UNATTACHED;
+    // Room above the limit of waiting connections, so that a new one can always push out the oldest.
+    server.maxConnections = this.config.maxSessions + MAX_UNATTACHED + MAX_WAITING_HELLO;
     return listenOn(server, this.config.listen, this.log, { command: this.label() });
   }
 
@@ -122,11 +131,28 @@ export class TerminalHost {
         }),
       closed: () => {
         clearTimeout(deadline);
+        this.waitingHello.delete(connection);
         this.connections.delete(connection);
         state.session?.detach(connection);
       },
     });
     this.connections.set(connection, state);
+    if (this.waitingHello.size >= MAX_WAITING_HELLO) {
+      const oldest = this.waitingHello.values().next().value as HostConnection;
+      this.waitingHello.delete(oldest);
+      this.log.debug("terminal.refused", "no HELLO yet, and newer connections are waiting", {
+        client: oldest.client,
+        code: "SERVER_BUSY",
+      });
+      // At once, without the usual wait for the peer to take the last bytes: the point is to free its place.
+      oldest.send({
+        type: "error",
+        code: "SERVER_BUSY",
+        message: `more than ${MAX_WAITING_HELLO} connections are waiting to say HELLO`,
+      });
+      oldest.destroy();
+    }
+    this.waitingHello.add(connection);
     const deadline = setTimeout(() => {
       if (state.stage === "hello")
         this.refuse(connection, "HANDSHAKE_TIMEOUT", `no HELLO within ${this.config.helloTimeoutMs} ms`);
@@ -174,6 +200,7 @@ export class TerminalHost {
     }
     state.stage = "ready";
     state.tokenDigest = digest;
+    this.waitingHello.delete(connection);
     connection.send({ type: "ready", version: TERMINAL_PROTOCOL_VERSION });
   }
 

@@ -8,7 +8,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HostClient, HostError } from "../../src/terminal/host-client.js";
@@ -233,6 +233,28 @@ test("--max-sessions: one more NEW is refused with SERVER_BUSY", async (t) => {
   const host = await startHost(t, ["--max-sessions", "1"]);
   await (await client(t, host)).create(SIZE);
   await refusedWith((await client(t, host)).create(SIZE), "SERVER_BUSY");
+});
+
+test("connections that never say HELLO cannot keep a real client out: the oldest waiting ones make room", async (t) => {
+  const host = await startHost(t, ["--max-sessions", "1"]);
+  const silent: Socket[] = [];
+  t.after(() => silent.forEach((socket) => socket.destroy()));
+  let dropped = 0;
+  for (let i = 0; i < 120; i++) {
+    const socket = connect(host.port, "127.0.0.1");
+    socket.on("error", () => undefined).on("close", () => dropped++);
+    socket.resume();
+    silent.push(socket);
+    await new Promise((resolve) => socket.once("connect", resolve));
+  }
+  const real = await client(t, host);
+  assert.deepEqual(await real.list(), [], "a real client gets in and is served");
+  // 120 silent connections, at most 32 waiting for HELLO: the others were closed, oldest first.
+  while (dropped < 120 - 32) await sleep(50);
+  assert.equal(
+    silent.slice(0, 120 - 32).every((socket) => socket.destroyed),
+    true,
+  );
 });
 
 /**
