@@ -51,6 +51,11 @@ export class HostConnection implements Viewer {
     this.socket.once("drain", fn);
   }
 
+  holdInput(held: boolean): void {
+    if (held) this.socket.pause();
+    else this.socket.resume();
+  }
+
   end(): void {
     if (this.closing) return;
     this.closing = true;

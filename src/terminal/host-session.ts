@@ -12,6 +12,7 @@ import { spawn, type IPty } from "node-pty";
 import type { EventLog } from "../ops/log.js";
 import type { SessionSummary, TerminalMessage, WindowSize } from "./messages.js";
 import { RingBuffer } from "./ring-buffer.js";
+import { TerminalInput } from "./terminal-input.js";
 
 /** Output goes out in pieces of at most this size, well under the protocol's message limit. */
 const CHUNK = 64 * 1024;
@@ -33,6 +34,8 @@ export interface Viewer {
   end(): void;
   /** Sends ERROR `code`, then closes. */
   fail(code: string, message: string): void;
+  /** Stops (true) or starts again (false) reading what the client sends: the program's input is full. */
+  holdInput(held: boolean): void;
 }
 
 export interface SessionSpec {
@@ -57,8 +60,8 @@ export interface SessionEvents {
   ended(session: HostSession): void;
 }
 
-/** What node-pty's Unix terminal has beyond its typings: the slave's path, and a hang-up. */
-type UnixPty = IPty & { readonly ptsName?: string; destroy(): void };
+/** What node-pty's Unix terminal has beyond its typings: the master's descriptor, the slave's path, and a hang-up. */
+type UnixPty = IPty & { readonly fd: number; readonly ptsName?: string; destroy(): void };
 
 export class HostSession {
   readonly id: string;
@@ -80,6 +83,7 @@ export class HostSession {
   /** The terminal was hung up (expiry, shutdown): its master is closed, the program is ending. */
   private hungUp = false;
   private readonly exitWaiters: (() => void)[] = [];
+  private readonly programInput: TerminalInput;
 
   constructor(
     private readonly spec: SessionSpec,
@@ -100,6 +104,7 @@ export class HostSession {
     }) as UnixPty;
     this.pid = this.pty.pid;
     this.slave = holdSlave(this.pty);
+    this.programInput = new TerminalInput(this.pty.fd, (full) => this.viewer?.holdInput(full));
     // With `encoding: null` node-pty hands over Buffers, whatever its typings say.
     this.pty.onData((data: string | Uint8Array) => this.onOutput(data as Uint8Array));
     this.pty.onExit(({ exitCode, signal }) => this.onExit(exitCode, signal ?? 0));
@@ -148,6 +153,7 @@ export class HostSession {
       });
     }
     this.resize(size);
+    if (this.programInput.isFull) viewer.holdInput(true);
     viewer.send({ type: "attached", id: this.id, created });
     this.sentTo = created ? this.ring.total : this.oldestLineStart();
     const replayedBytes = this.ring.total - this.sentTo;
@@ -178,7 +184,7 @@ export class HostSession {
   }
 
   input(bytes: Uint8Array): void {
-    if (!this.exited && !this.hungUp) this.pty.write(Buffer.from(bytes));
+    if (!this.exited && !this.hungUp) this.programInput.write(bytes);
   }
 
   /** A new window size: the program sees it (SIGWINCH, `stty size`). */
@@ -196,6 +202,7 @@ export class HostSession {
     const done = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
     if (this.hungUp) return done;
     this.hungUp = true;
+    this.programInput.close();
     this.clearIdleTimer();
     this.killTimer = setTimeout(() => {
       // The program and every process of its group (not the jobs an interactive shell moved out).
@@ -272,6 +279,7 @@ export class HostSession {
 
   private onExit(exitCode: number, signal: number): void {
     this.exited = true;
+    this.programInput.close();
     this.clearIdleTimer();
     clearTimeout(this.killTimer);
     if (this.slave !== undefined) closeSync(this.slave);

@@ -7,6 +7,7 @@
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
@@ -255,6 +256,44 @@ test("connections that never say HELLO cannot keep a real client out: the oldest
     silent.slice(0, 120 - 32).every((socket) => socket.destroyed),
     true,
   );
+});
+
+/** Resident memory of process `pid`, in bytes. */
+function rss(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
+}
+
+test("input for a program that does not read it stops the client's connection, and the host's memory stays bounded", async (t) => {
+  const host = await startHost(t, ["--command", "sleep 600"]);
+  const c = await client(t, host);
+  await c.create(SIZE);
+  const before = rss(host.proc.child.pid as number);
+  const piece = Buffer.alloc(64 * 1024, 0x61);
+  let sent = 0;
+  // Until the host stops taking it: its connection backs up into this one (or 256 MiB went through).
+  while (sent < 256 * 2 ** 20 && c.socket.writableLength < 8 * 2 ** 20) {
+    c.input(piece);
+    sent += piece.length;
+    if (c.socket.writableLength > 2 ** 20) await sleep(20);
+  }
+  assert.ok(c.socket.writableLength >= 8 * 2 ** 20, `the host stopped reading (${sent} bytes sent)`);
+  await sleep(500);
+  const grown = rss(host.proc.child.pid as number) - before;
+  assert.ok(grown < 32 * 2 ** 20, `the host grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
+  const sessions = await (await client(t, host)).list();
+  assert.equal(sessions.length, 1, "the host still answers other clients");
+});
+
+test("a large paste reaches a program that reads it, every byte in order", async (t) => {
+  const host = await startHost(t, ["--command", "stty raw -echo; echo go; head -c 3000000 | sha256sum"]);
+  const c = await client(t, host);
+  await c.create(SIZE);
+  await c.waitForOutput(/go/);
+  const paste = Buffer.alloc(3_000_000);
+  for (let i = 0; i < paste.length; i++) paste[i] = 0x20 + ((i * 7919) % 95);
+  for (let at = 0; at < paste.length; at += 60_000) c.input(paste.subarray(at, at + 60_000));
+  const digest = createHash("sha256").update(paste).digest("hex");
+  await c.waitForOutput(new RegExp(digest), 60_000);
 });
 
 /**
