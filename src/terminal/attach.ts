@@ -303,8 +303,9 @@ export class TerminalAttach {
   private drawStatus(): void {
     if (!this.suspended) return;
     const secondsLeft = Math.max(0, Math.ceil((this.deadline - Date.now()) / 1000));
-    const text = outageText({ secondsLeft, keystrokes: this.keystrokes, inputStopped: this.inputStopped });
     const { cols, rows } = this.size();
+    const view = { secondsLeft, keystrokes: this.keystrokes, inputStopped: this.inputStopped };
+    const text = outageText(view, cols);
     // After a resize the old line is not the last one any more: erase it before drawing the new one.
     if (this.statusRow !== undefined && this.statusRow !== rows) this.clearStatus();
     this.statusRow = rows;

@@ -13,10 +13,15 @@ export interface OutageView {
   inputStopped: boolean;
 }
 
-export function outageText(view: OutageView): string {
+/** The status line's text for a terminal `cols` wide: shorter words when the full ones do not fit. */
+export function outageText(view: OutageView, cols = Infinity): string {
   const typed = `${view.keystrokes} keystroke${view.keystrokes === 1 ? "" : "s"} buffered`;
   const input = view.inputStopped ? `buffer full (${typed}): input stopped` : typed;
-  return `connection lost, reconnecting, ${view.secondsLeft} s left, ${input}`;
+  const full = `connection lost, reconnecting, ${view.secondsLeft} s left, ${input}`;
+  if (full.length <= cols) return full;
+  // What matters most first, so that a narrow terminal still says whether typing is taken.
+  const short = view.inputStopped ? "input stopped (buffer full)" : `${view.keystrokes} typed`;
+  return `connection lost, ${view.secondsLeft} s left, ${short}`;
 }
 
 const ESC = "\x1b";
