@@ -123,6 +123,11 @@ export class HostSession {
     return this.viewer !== undefined;
   }
 
+  /** Hung up or exited: the program is ending or gone. */
+  get ending(): boolean {
+    return this.hungUp || this.exited;
+  }
+
   summary(): SessionSummary {
     const now = Date.now();
     return {

@@ -172,7 +172,7 @@ export class TerminalHost {
         if (message.type === "list")
           return connection.send({
             type: "sessions",
-            sessions: [...this.sessions.values()].map((s) => s.summary()),
+            sessions: [...this.sessions.values()].filter((s) => !s.ending).map((s) => s.summary()),
           });
         if (message.type === "new") return this.create(connection, state, message);
         if (message.type === "attach") return this.attach(connection, state, message);
@@ -256,7 +256,9 @@ export class TerminalHost {
     message: Extract<TerminalMessage, { type: "attach" }>,
   ): void {
     const session = this.sessions.get(message.id);
-    if (!session) return this.refuse(connection, "NO_SUCH_SESSION", `no session ${message.id} on this host`);
+    // A session hung up (expired, or the host stopping) is ending: it is no longer there to attach.
+    if (!session || session.ending)
+      return this.refuse(connection, "NO_SUCH_SESSION", `no session ${message.id} on this host`);
     state.stage = "attached";
     state.session = session;
     session.attach(connection, message.size, false);

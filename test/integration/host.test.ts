@@ -186,6 +186,19 @@ test("--idle-limit: a session without a client ends after the limit, and its pro
   assert.deepEqual(await (await client(t, host)).list(), []);
 });
 
+test("a session hung up at its idle limit is gone at once, even while its program takes its time to end", async (t) => {
+  // A program that ignores the hang-up: the host kills it only 5 s later.
+  const host = await startHost(t, ["--idle-limit", "1s", "--command", "trap '' HUP; sleep 600"]);
+  const c = await client(t, host);
+  const id = await c.create(SIZE);
+  c.close();
+  await host.proc.waitFor("terminal.expired", (r) => r.session === id);
+  assert.equal(host.proc.events("terminal.exited").length, 0, "the program is still running");
+  assert.deepEqual(await (await client(t, host)).list(), [], "LIST no longer shows it");
+  await refusedWith((await client(t, host)).attach(id, SIZE), "NO_SUCH_SESSION");
+  await host.proc.waitFor("terminal.exited", (r) => r.session === id);
+});
+
 test("a second ATTACH takes over: the first client gets TAKEN_OVER and is closed", async (t) => {
   const host = await startHost(t);
   const first = await client(t, host);
