@@ -8,7 +8,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -345,6 +345,28 @@ test("a client that falls behind within the scrollback gets every byte, in order
   assert.equal(got.pop(), "");
   assert.equal(got.length, lines);
   for (let i = 0; i < lines; i++) if (got[i] !== String(i + 1)) assert.fail(`line ${i + 1} is ${got[i]}`);
+});
+
+test("a client that stops reading while its program runs gets the rest, in order, when it reads again", async (t) => {
+  const lines = 2_000_000; // about 15 MB: far more than the socket buffers and the high-water mark
+  const host = await startHost(t, [
+    "--scrollback",
+    "64MiB",
+    "--command",
+    `seq 1 ${lines}; echo DONE; touch "$HOME/printed"; sleep 600`,
+  ]);
+  const c = await client(t, host);
+  await c.create(SIZE);
+  c.socket.pause();
+  const printed = join(host.dir, "printed");
+  for (let i = 0; i < 600 && !existsSync(printed); i++) await sleep(100);
+  assert.ok(existsSync(printed), "the program printed everything while the client was not reading");
+  c.socket.resume(); // the host's connection drains, and it sends the rest: the program is still running
+  await c.waitForOutput(/DONE/, 60_000);
+  const got = c.text.split("\r\n");
+  const last = got.indexOf("DONE");
+  for (let i = 0; i < lines; i++) if (got[i] !== String(i + 1)) assert.fail(`line ${i + 1} is ${got[i]}`);
+  assert.equal(last, lines);
 });
 
 test("programs that exit right after a burst of output: every byte arrives before EXIT", async (t) => {
