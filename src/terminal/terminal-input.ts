@@ -67,10 +67,13 @@ export class TerminalInput {
         // Synchronous and non-blocking: it takes what the terminal has room for, or throws EAGAIN.
         written = writeSync(this.fd, head);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "EAGAIN") {
+        const { code, syscall } = err as NodeJS.ErrnoException;
+        if (code === "EAGAIN") {
           this.retry = setTimeout(() => this.flush(), RETRY_MS);
           break;
         }
+        // Not the terminal's answer (EIO, or EBADF once it is gone) but a fault of ours: say so.
+        if (syscall !== "write") throw err;
         // The terminal is gone (the program hung up): its input with it.
         this.close();
         return;
