@@ -115,7 +115,15 @@ export class TerminalAttach {
           callback(err as Error);
         }
       },
-      final: (callback) => callback(),
+      // The host ended its side. After EXIT or ERROR that is expected; without them the host is gone
+      // (the carrier reports the channel only once both sides have ended, and attach never ends its own).
+      final: (callback) => {
+        callback();
+        if (channel === this.channel && !this.finished && !this.answered && !this.expired) {
+          this.note("the host closed the connection");
+          this.finish(1);
+        }
+      },
     });
     this.channel = channel;
     this.early = [];
@@ -281,9 +289,6 @@ export class TerminalAttach {
     }
     if (outcome === "reset") {
       this.note("the connection to the host was lost");
-      this.finish(1);
-    } else if (!this.answered) {
-      this.note("the host closed the connection");
       this.finish(1);
     }
   }

@@ -58,6 +58,15 @@ export class TerminalInput {
     this.queued = 0;
   }
 
+  /** From the retry timer, where a throw would end the process: a fault ends this input alone. */
+  private flushLater(): void {
+    try {
+      this.flush();
+    } catch {
+      this.close();
+    }
+  }
+
   private flush(): void {
     this.retry = undefined;
     while (!this.closed && this.queue.length > 0) {
@@ -69,7 +78,7 @@ export class TerminalInput {
       } catch (err) {
         const { code, syscall } = err as NodeJS.ErrnoException;
         if (code === "EAGAIN") {
-          this.retry = setTimeout(() => this.flush(), RETRY_MS);
+          this.retry = setTimeout(() => this.flushLater(), RETRY_MS);
           break;
         }
         // Not the terminal's answer (EIO, or EBADF once it is gone) but a fault of ours: say so.

@@ -77,53 +77,65 @@ function start(host: ScriptedHost, log = new EventLog("attach", "silent")) {
   return { input, screen, log, done: attach.run() };
 }
 
-test("a window resized before ATTACHED is sent after it, never during the handshake", async () => {
-  const host = new ScriptedHost();
-  const { screen } = start(host);
-  await tick();
-  host.answer(READY);
-  await tick();
-  screen.columns = 120;
-  screen.emit("resize");
-  await tick();
-  assert.deepEqual(host.types(), ["hello", "new"]);
-  host.answer(ATTACHED);
-  await tick();
-  assert.deepEqual(host.types(), ["hello", "new", "resize"]);
-  const resize = host.received[2];
-  assert.equal(resize?.afterAttached, true);
-  assert.deepEqual(resize.message, { type: "resize", size: { cols: 120, rows: 24 } });
-});
-
-test("a channel the host closes without a last word ends attach, saying so", async () => {
-  const host = new ScriptedHost();
-  const { screen, done } = start(host);
-  await tick();
-  host.answer(READY);
-  host.answer(ATTACHED);
-  await tick();
-  host.close("closed");
-  assert.equal(await done, 1);
-  assert.match(screen.text, /\[lifeline: the host closed the connection\]/);
-});
-
-test("when the session expires while input is stopped, the keyboard is read again for r or q", async () => {
-  const host = new ScriptedHost();
-  const { input, log, done } = start(host);
-  await tick();
-  host.answer(READY);
-  host.answer(ATTACHED);
-  await tick();
-  // Nothing reads the channel now (the link is down): its buffer fills and input stops.
-  host.channel.pause();
-  for (let i = 0; i < 8 && !input.isPaused(); i++) {
-    input.write("x".repeat(100));
+test(
+  "a window resized before ATTACHED is sent after it, never during the handshake",
+  { timeout: 10_000 },
+  async () => {
+    const host = new ScriptedHost();
+    const { screen } = start(host);
     await tick();
-  }
-  assert.equal(input.isPaused(), true, "input stopped");
-  log.warn("session.expired", "expired");
-  host.close("reset");
-  await tick();
-  input.write("q");
-  assert.equal(await done, 1);
-});
+    host.answer(READY);
+    await tick();
+    screen.columns = 120;
+    screen.emit("resize");
+    await tick();
+    assert.deepEqual(host.types(), ["hello", "new"]);
+    host.answer(ATTACHED);
+    await tick();
+    assert.deepEqual(host.types(), ["hello", "new", "resize"]);
+    const resize = host.received[2];
+    assert.equal(resize?.afterAttached, true);
+    assert.deepEqual(resize.message, { type: "resize", size: { cols: 120, rows: 24 } });
+  },
+);
+
+test(
+  "a channel the host closes without a last word ends attach, saying so",
+  { timeout: 10_000 },
+  async () => {
+    const host = new ScriptedHost();
+    const { screen, done } = start(host);
+    await tick();
+    host.answer(READY);
+    host.answer(ATTACHED);
+    await tick();
+    host.channel.end(); // the host's side ends; the carrier waits for attach's side before it reports
+    assert.equal(await done, 1);
+    assert.match(screen.text, /\[lifeline: the host closed the connection\]/);
+  },
+);
+
+test(
+  "when the session expires while input is stopped, the keyboard is read again for r or q",
+  { timeout: 10_000 },
+  async () => {
+    const host = new ScriptedHost();
+    const { input, log, done } = start(host);
+    await tick();
+    host.answer(READY);
+    host.answer(ATTACHED);
+    await tick();
+    // Nothing reads the channel now (the link is down): its buffer fills and input stops.
+    host.channel.pause();
+    for (let i = 0; i < 8 && !input.isPaused(); i++) {
+      input.write("x".repeat(100));
+      await tick();
+    }
+    assert.equal(input.isPaused(), true, "input stopped");
+    log.warn("session.expired", "expired");
+    host.close("reset");
+    await tick();
+    input.write("q");
+    assert.equal(await done, 1);
+  },
+);
