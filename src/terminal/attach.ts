@@ -16,7 +16,7 @@ import {
   TERMINAL_PROTOCOL_VERSION,
   type TerminalMessage,
 } from "./messages.js";
-import { clearStatusLine, drawStatusLine, formatSessions, outageText } from "./status-line.js";
+import { clearStatusLine, drawStatusLine, formatSessions, outageText, stoppedText } from "./status-line.js";
 
 /** Carries a local byte stream to the host: a lifeline channel, or the direct fallback. */
 export interface Carrier {
@@ -49,6 +49,11 @@ const MAX_EARLY_CHUNKS = 64;
 
 /** Small, so that input stops soon after the session's budget is full, not 16 KiB later. */
 const INPUT_HIGH_WATER_MARK = 256;
+/**
+ * Keystrokes read while input is stopped, held in order: the keyboard is still read, so that
+ * Ctrl-] d works when the remote program has stopped taking input. Beyond this it is paused.
+ */
+const HOLD_LIMIT = 16 * 1024;
 
 export class TerminalAttach {
   private channel: Duplex | undefined;
@@ -57,6 +62,9 @@ export class TerminalAttach {
   private deadline = 0;
   private keystrokes = 0;
   private inputStopped = false;
+  /** Keystrokes typed while input is stopped, to send, in order, when it may go on. */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
   private ticker: NodeJS.Timeout | undefined;
   /** Keystrokes typed before the host confirmed the session: they go after ATTACHED, in order. */
   private early: Buffer[] | undefined;
@@ -135,9 +143,8 @@ export class TerminalAttach {
     const channel = this.channel;
     if (!channel || channel.destroyed) return;
     if (!channel.push(encodeMessage(message)) && !this.inputStopped) {
-      // The session's send budget is full and the channel's buffer too: stop reading the keyboard.
+      // The session's send budget is full and the channel's buffer too: what is typed now is held.
       this.inputStopped = true;
-      this.options.input.pause();
       this.drawStatus();
     }
   }
@@ -145,8 +152,15 @@ export class TerminalAttach {
   private resumeInput(): void {
     if (!this.inputStopped) return;
     this.inputStopped = false;
+    while (this.held.length > 0 && !this.inputStopped) {
+      const bytes = this.held.shift() as Buffer;
+      this.heldBytes -= bytes.length;
+      this.send({ type: "input", bytes });
+    }
+    if (this.inputStopped) return;
     this.options.input.resume();
-    this.drawStatus();
+    if (this.suspended) this.drawStatus();
+    else this.clearStatus();
   }
 
   private onInput(chunk: Buffer): void {
@@ -159,6 +173,13 @@ export class TerminalAttach {
       this.early.push(bytes);
       // The host has not answered yet: hold the keyboard rather than buffer without limit.
       if (this.early.length >= MAX_EARLY_CHUNKS) this.options.input.pause();
+      return;
+    }
+    if (this.inputStopped) {
+      this.held.push(bytes);
+      this.heldBytes += bytes.length;
+      if (this.heldBytes >= HOLD_LIMIT) this.options.input.pause();
+      this.drawStatus();
       return;
     }
     this.send({ type: "input", bytes });
@@ -259,7 +280,10 @@ export class TerminalAttach {
         clearInterval(this.ticker);
         this.clearStatus();
         // Input may have stopped at the budget (or before ATTACHED): the reattach prompt needs keys.
+        // What was held was for the session that is gone, as is what its buffer held.
         this.inputStopped = false;
+        this.held = [];
+        this.heldBytes = 0;
         this.options.input.resume();
         break;
       case "fallback.used":
@@ -306,11 +330,11 @@ export class TerminalAttach {
   }
 
   private drawStatus(): void {
-    if (!this.suspended) return;
+    if (!this.suspended && !this.inputStopped) return;
     const secondsLeft = Math.max(0, Math.ceil((this.deadline - Date.now()) / 1000));
     const { cols, rows } = this.size();
     const view = { secondsLeft, keystrokes: this.keystrokes, inputStopped: this.inputStopped };
-    const text = outageText(view, cols);
+    const text = this.suspended ? outageText(view, cols) : stoppedText(this.heldBytes, cols);
     // After a resize the old line is not the last one any more: erase it before drawing the new one.
     if (this.statusRow !== undefined && this.statusRow !== rows) this.clearStatus();
     this.statusRow = rows;

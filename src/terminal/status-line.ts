@@ -24,6 +24,12 @@ export function outageText(view: OutageView, cols = Infinity): string {
   return `connection lost, ${view.secondsLeft} s left, ${short}`;
 }
 
+/** While connected, input stopped: the remote program (or its host) is not taking what is typed. */
+export function stoppedText(heldBytes: number, cols = Infinity): string {
+  const full = `input stopped: the program is not reading (${heldBytes} keystrokes held); Ctrl-] d detaches`;
+  return full.length <= cols ? full : "input stopped; Ctrl-] d detaches";
+}
+
 const ESC = "\x1b";
 
 /** Draws `text` in reverse video on the last row, leaving the cursor where it was. */

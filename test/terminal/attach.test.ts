@@ -125,17 +125,72 @@ test(
     host.answer(READY);
     host.answer(ATTACHED);
     await tick();
-    // Nothing reads the channel now (the link is down): its buffer fills and input stops.
+    // Nothing reads the channel now (the link is down): its buffer fills, input stops, and once
+    // enough is held the keyboard is no longer read.
     host.channel.pause();
-    for (let i = 0; i < 8 && !input.isPaused(); i++) {
-      input.write("x".repeat(100));
+    for (let i = 0; i < 64 && !input.isPaused(); i++) {
+      input.write("x".repeat(1000));
       await tick();
     }
-    assert.equal(input.isPaused(), true, "input stopped");
+    assert.equal(input.isPaused(), true, "the keyboard is paused");
     log.warn("session.expired", "expired");
     host.close("reset");
     await tick();
     input.write("q");
     assert.equal(await done, 1);
+  },
+);
+
+/** Attached to the scripted host, which then stops reading: what is typed from then on is held. */
+async function stopped(host: ScriptedHost) {
+  const started = start(host);
+  await tick();
+  host.answer(READY);
+  host.answer(ATTACHED);
+  await tick();
+  host.channel.pause();
+  const typed: string[] = [];
+  for (let i = 0; i < 200 && !started.screen.text.includes("input stopped"); i++) {
+    const text = `line ${i}\r`;
+    typed.push(text);
+    started.input.write(text);
+    await tick();
+  }
+  // And some more, held.
+  for (const text of ["held 1\r", "held 2\r"]) {
+    typed.push(text);
+    started.input.write(text);
+    await tick();
+  }
+  assert.match(started.screen.text, /input stopped.*Ctrl-\] d detaches/);
+  return { ...started, typed };
+}
+
+function inputSent(host: ScriptedHost): string {
+  return host.received
+    .map((r) => r.message)
+    .filter((m) => m.type === "input")
+    .map((m) => Buffer.from(m.bytes).toString())
+    .join("");
+}
+
+test("with input stopped, the keyboard is still read for Ctrl-] d", { timeout: 10_000 }, async () => {
+  const host = new ScriptedHost();
+  const { input, screen, done } = await stopped(host);
+  input.write("\x1dd");
+  assert.equal(await done, 0);
+  assert.match(screen.text, /\[lifeline: detached; the session keeps running: lifeline attach a1\]/);
+});
+
+test(
+  "what is typed while input is stopped goes out in order once the host takes input again",
+  { timeout: 10_000 },
+  async () => {
+    const host = new ScriptedHost();
+    const { input, typed } = await stopped(host);
+    input.write("after\r");
+    host.channel.resume();
+    for (let i = 0; i < 50 && !inputSent(host).endsWith("after\r"); i++) await tick();
+    assert.equal(inputSent(host), `${typed.join("")}after\r`);
   },
 );

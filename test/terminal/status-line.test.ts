@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { outageText } from "../../src/terminal/status-line.js";
+import { outageText, stoppedText } from "../../src/terminal/status-line.js";
 
 test("the status line says in full what fits, and on a narrow terminal still whether input is taken", () => {
   const stopped = { secondsLeft: 175, keystrokes: 1234, inputStopped: true };
@@ -12,4 +12,12 @@ test("the status line says in full what fits, and on a narrow terminal still whe
   const typing = { secondsLeft: 9, keystrokes: 1, inputStopped: false };
   assert.equal(outageText(typing, 80), "connection lost, reconnecting, 9 s left, 1 keystroke buffered");
   assert.equal(outageText(typing, 40), "connection lost, 9 s left, 1 typed");
+});
+
+test("while connected, input stopped says why and how to leave, in the width there is", () => {
+  assert.equal(
+    stoppedText(42, 120),
+    "input stopped: the program is not reading (42 keystrokes held); Ctrl-] d detaches",
+  );
+  assert.equal(stoppedText(42, 60), "input stopped; Ctrl-] d detaches");
 });
