@@ -51,9 +51,10 @@ const MAX_EARLY_CHUNKS = 64;
 const INPUT_HIGH_WATER_MARK = 256;
 /**
  * Keystrokes read while input is stopped, held in order: the keyboard is still read, so that
- * Ctrl-] d works when the remote program has stopped taking input. Beyond this it is paused.
+ * Ctrl-] d works when the remote program has stopped taking input, even after a large paste.
+ * Beyond this the keyboard is paused too (and the status line says so).
  */
-const HOLD_LIMIT = 16 * 1024;
+const HOLD_LIMIT = 1024 * 1024;
 
 export class TerminalAttach {
   private channel: Duplex | undefined;
@@ -75,6 +76,8 @@ export class TerminalAttach {
   /** The row the status line is drawn on, while it is shown. */
   private statusRow: number | undefined;
   private expired = false;
+  /** After expiry: the reattach question is on screen. */
+  private prompted = false;
   private escaping = false;
   private finish!: (code: number) => void;
   private finished = false;
@@ -240,7 +243,8 @@ export class TerminalAttach {
         break;
       case "output":
         this.options.output.write(message.bytes);
-        if (this.suspended) this.drawStatus();
+        // Output may have scrolled the status line away or written over it.
+        if (this.suspended || this.inputStopped) this.drawStatus();
         break;
       case "exit":
         this.answered = true;
@@ -263,7 +267,7 @@ export class TerminalAttach {
     switch (event) {
       case "link.lost":
         this.suspended = true;
-        this.keystrokes = 0;
+        this.keystrokes = this.heldBytes; // held already: buffered like what comes next
         this.deadline = Date.now() + Number(fields.secondsLeft ?? 0) * 1000;
         this.drawStatus();
         clearInterval(this.ticker);
@@ -273,6 +277,7 @@ export class TerminalAttach {
         this.suspended = false;
         clearInterval(this.ticker);
         this.clearStatus();
+        this.drawStatus(); // the line for input still stopped, if it is
         break;
       case "session.expired":
         this.expired = true;
@@ -309,6 +314,7 @@ export class TerminalAttach {
         `the link stayed down past the session timeout; session ${this.sessionId} is still running on the host. ` +
           "Press r to reattach, q to quit.",
       );
+      this.prompted = true;
       return;
     }
     if (outcome === "reset") {
@@ -318,9 +324,13 @@ export class TerminalAttach {
   }
 
   private onExpiredKey(chunk: Buffer): void {
+    // Keys read before the question was on screen were typed before it (the rest of a paste that
+    // waited while input was stopped): they answer nothing.
+    if (!this.prompted) return;
     const key = String.fromCharCode(chunk[0] ?? 0).toLowerCase();
     if (key === "r") {
       this.expired = false;
+      this.prompted = false;
       this.open();
       // Whatever was typed right after "r" (in the same read) is for the shell.
       if (chunk.length > 1) this.onInput(chunk.subarray(1));
@@ -334,7 +344,8 @@ export class TerminalAttach {
     const secondsLeft = Math.max(0, Math.ceil((this.deadline - Date.now()) / 1000));
     const { cols, rows } = this.size();
     const view = { secondsLeft, keystrokes: this.keystrokes, inputStopped: this.inputStopped };
-    const text = this.suspended ? outageText(view, cols) : stoppedText(this.heldBytes, cols);
+    const keyboardPaused = this.heldBytes >= HOLD_LIMIT;
+    const text = this.suspended ? outageText(view, cols) : stoppedText(this.heldBytes, keyboardPaused, cols);
     // After a resize the old line is not the last one any more: erase it before drawing the new one.
     if (this.statusRow !== undefined && this.statusRow !== rows) this.clearStatus();
     this.statusRow = rows;
@@ -349,6 +360,7 @@ export class TerminalAttach {
 
   /** A line of lifeline's own, on its own line, in the user's terminal. */
   private note(text: string): void {
+    this.clearStatus();
     this.options.output.write(`\r\n[lifeline: ${text}]\r\n`);
   }
 

@@ -24,10 +24,14 @@ export function outageText(view: OutageView, cols = Infinity): string {
   return `connection lost, ${view.secondsLeft} s left, ${short}`;
 }
 
-/** While connected, input stopped: the remote program (or its host) is not taking what is typed. */
-export function stoppedText(heldBytes: number, cols = Infinity): string {
-  const full = `input stopped: the program is not reading (${heldBytes} keystrokes held); Ctrl-] d detaches`;
-  return full.length <= cols ? full : "input stopped; Ctrl-] d detaches";
+/**
+ * While connected, input stopped: the remote program (or its host) is not taking what is typed.
+ * Ctrl-] d is offered only while the keyboard is still read.
+ */
+export function stoppedText(heldBytes: number, keyboardPaused: boolean, cols = Infinity): string {
+  const what = keyboardPaused ? "keyboard paused" : "Ctrl-] d detaches";
+  const full = `input stopped: the program is not reading (${heldBytes} keystrokes held); ${what}`;
+  return full.length <= cols ? full : `input stopped; ${what}`;
 }
 
 const ESC = "\x1b";

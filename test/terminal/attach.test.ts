@@ -4,6 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { PassThrough, type Duplex } from "node:stream";
 import type { ChannelOutcome } from "../../src/client/runner.js";
@@ -129,7 +130,7 @@ test(
     // enough is held the keyboard is no longer read.
     host.channel.pause();
     for (let i = 0; i < 64 && !input.isPaused(); i++) {
-      input.write("x".repeat(1000));
+      input.write("x".repeat(64 * 1024));
       await tick();
     }
     assert.equal(input.isPaused(), true, "the keyboard is paused");
@@ -166,6 +167,8 @@ async function stopped(host: ScriptedHost) {
   return { ...started, typed };
 }
 
+const digest = (text: string): string => createHash("sha256").update(text).digest("hex");
+
 function inputSent(host: ScriptedHost): string {
   return host.received
     .map((r) => r.message)
@@ -180,6 +183,8 @@ test("with input stopped, the keyboard is still read for Ctrl-] d", { timeout: 1
   input.write("\x1dd");
   assert.equal(await done, 0);
   assert.match(screen.text, /\[lifeline: detached; the session keeps running: lifeline attach a1\]/);
+  const [lastDraw, lastClear] = [screen.text.lastIndexOf("\x1b[7m"), screen.text.lastIndexOf("\x1b[2K")];
+  assert.ok(lastClear > lastDraw, "the status line is erased before attach leaves");
 });
 
 test(
@@ -192,5 +197,34 @@ test(
     host.channel.resume();
     for (let i = 0; i < 50 && !inputSent(host).endsWith("after\r"); i++) await tick();
     assert.equal(inputSent(host), `${typed.join("")}after\r`);
+  },
+);
+
+test(
+  "a paste beyond what attach holds pauses the keyboard; every byte goes out, in order, once the host reads again",
+  { timeout: 20_000 },
+  async () => {
+    const host = new ScriptedHost();
+    const { input, screen, typed } = await stopped(host);
+    const paste = Buffer.alloc(1100 * 1024);
+    for (let i = 0; i < paste.length; i++) paste[i] = 0x61 + (i % 26);
+    let written = 0;
+    while (written < paste.length && !input.isPaused()) {
+      input.write(paste.subarray(written, written + 64 * 1024));
+      written = Math.min(paste.length, written + 64 * 1024);
+      await tick();
+    }
+    assert.equal(input.isPaused(), true, "the keyboard is paused beyond the hold");
+    assert.match(screen.text, /input stopped.*keyboard paused/);
+    const drawn = screen.text.length;
+    host.channel.resume();
+    const expected = typed.join("") + paste.subarray(0, written).toString();
+    for (let i = 0; i < 2000 && inputSent(host).length < expected.length; i++) await tick();
+    const sent = inputSent(host);
+    // Compared by length and digest: a failure must not print a megabyte.
+    assert.equal(sent.length, expected.length, "every byte typed, once");
+    assert.equal(digest(sent), digest(expected), "in order");
+    assert.equal(input.isPaused(), false, "the keyboard is read again");
+    assert.ok(screen.text.slice(drawn).includes("\x1b[2K"), "the status line is erased");
   },
 );

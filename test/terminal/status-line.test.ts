@@ -16,8 +16,9 @@ test("the status line says in full what fits, and on a narrow terminal still whe
 
 test("while connected, input stopped says why and how to leave, in the width there is", () => {
   assert.equal(
-    stoppedText(42, 120),
+    stoppedText(42, false, 120),
     "input stopped: the program is not reading (42 keystrokes held); Ctrl-] d detaches",
   );
-  assert.equal(stoppedText(42, 60), "input stopped; Ctrl-] d detaches");
+  assert.equal(stoppedText(42, false, 60), "input stopped; Ctrl-] d detaches");
+  assert.equal(stoppedText(2e6, true, 60), "input stopped; keyboard paused", "no promise it cannot keep");
 });
