@@ -11,7 +11,7 @@ import type { TrackedSession } from "../ops/session-table.js";
 import { nodeEnv } from "../transport/node-env.js";
 import { SessionPump, type PumpHooks } from "../transport/session-pump.js";
 import type { SessionStats } from "../transport/session-stats.js";
-import type { TokenEntry } from "./tokens.js";
+import { tokenNameField, type TokenEntry } from "./tokens.js";
 
 export class ServedSession implements TrackedSession, PumpHooks {
   readonly id: string;
@@ -46,7 +46,7 @@ export class ServedSession implements TrackedSession, PumpHooks {
 
   /** The log field naming the session's token, when the token file gives it a name. */
   get tokenField(): { tokenName?: string } {
-    return this.token.name === undefined ? {} : { tokenName: this.token.name };
+    return tokenNameField(this.token.name);
   }
 
   get stats(): SessionStats {

@@ -19,6 +19,11 @@ export interface TokenEntry {
   name?: string;
 }
 
+/** The log field that names a token, when the token file gives it a name (never the token). */
+export function tokenNameField(name: string | undefined): { tokenName?: string } {
+  return name === undefined ? {} : { tokenName: name };
+}
+
 /**
  * The tokens of a token file's text, in order. A name may follow only a token without spaces: a
  * line of several words, which earlier versions took whole as the token, keeps that meaning even

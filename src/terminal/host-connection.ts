@@ -21,6 +21,8 @@ export interface ConnectionHandlers {
 
 export class HostConnection implements Viewer {
   readonly client: string;
+  /** Set once HELLO is accepted: the name the token file gives this connection's token. */
+  tokenName: string | undefined;
   private readonly decoder = new MessageDecoder();
   /** Set once the host has said its last word: nothing more is read or sent. */
   private closing = false;

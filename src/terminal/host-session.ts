@@ -11,6 +11,7 @@ import { closeSync, constants, openSync } from "node:fs";
 import { spawn, type IPty } from "node-pty";
 import type { EventLog } from "../ops/log.js";
 import type { SessionSummary, TerminalMessage, WindowSize } from "./messages.js";
+import { tokenNameField } from "../server/tokens.js";
 import { RingBuffer } from "./ring-buffer.js";
 import { TerminalInput } from "./terminal-input.js";
 
@@ -25,6 +26,8 @@ const LF = 0x0a;
 /** The client end a session writes to: a connection of the host (host-connection.ts). */
 export interface Viewer {
   readonly client: string;
+  /** The name the token file gives the client's token, if any. */
+  readonly tokenName?: string | undefined;
   send(message: TerminalMessage): void;
   /** Whether the viewer's send buffer is above its high-water mark. */
   congested(): boolean;
@@ -89,7 +92,8 @@ export class HostSession {
     private readonly spec: SessionSpec,
     private readonly events: SessionEvents,
     private readonly log: EventLog,
-    client: string,
+    /** Who asked for it, for the log. */
+    creator: { client: string; tokenName?: string | undefined },
   ) {
     this.id = spec.id;
     this.ring = new RingBuffer(spec.scrollback);
@@ -110,7 +114,8 @@ export class HostSession {
     this.pty.onExit(({ exitCode, signal }) => this.onExit(exitCode, signal ?? 0));
     log.info("terminal.created", `session ${this.id} started ${spec.label} (pid ${this.pid})`, {
       session: this.id,
-      client,
+      client: creator.client,
+      ...tokenNameField(creator.tokenName),
       pid: this.pid,
       command: spec.label,
       cols: spec.size.cols,
@@ -167,6 +172,7 @@ export class HostSession {
       this.log.info("terminal.attached", `session ${this.id} attached by ${viewer.client}`, {
         session: this.id,
         client: viewer.client,
+        ...tokenNameField(viewer.tokenName),
         replayedBytes,
         tookOver: previous !== undefined,
       });

@@ -9,7 +9,7 @@ import { homedir } from "node:os";
 import type { HostPort } from "../ops/address.js";
 import { listenOn } from "../ops/listen.js";
 import type { EventLog } from "../ops/log.js";
-import { TokenSet } from "../server/tokens.js";
+import { tokenNameField, type TokenSet } from "../server/tokens.js";
 import { HostConnection } from "./host-connection.js";
 import { HostSession } from "./host-session.js";
 import { TERMINAL_PROTOCOL_VERSION, type TerminalMessage } from "./messages.js";
@@ -86,10 +86,16 @@ export class TerminalHost {
     this.tokens = tokens;
     let revoked = 0;
     for (const [connection, state] of this.connections) {
-      if (!state.tokenDigest || tokens.acceptsDigest(state.tokenDigest)) continue;
+      if (!state.tokenDigest) continue;
+      const kept = tokens.entryOf(state.tokenDigest);
+      if (kept) {
+        connection.tokenName = kept.name; // it may have been renamed
+        continue;
+      }
       revoked++;
       this.log.warn("auth.failed", "connection closed: its token was revoked", {
         client: connection.client,
+        ...tokenNameField(connection.tokenName),
         ...(state.session ? { session: state.session.id } : {}),
       });
       connection.fail("AUTH_FAILED", "the token of this connection was revoked");
@@ -191,15 +197,16 @@ export class TerminalHost {
         "VERSION_UNSUPPORTED",
         `this host speaks version ${TERMINAL_PROTOCOL_VERSION} of the terminal protocol, not ${version}`,
       );
-    const digest = TokenSet.digest(this.encoder.encode(token ?? ""));
-    if (token === undefined || !this.tokens.acceptsDigest(digest)) {
+    const entry = token === undefined ? undefined : this.tokens.match(this.encoder.encode(token));
+    if (!entry) {
       this.log.warn("auth.failed", "authentication failed: token not accepted", {
         client: connection.client,
       });
       return connection.fail("AUTH_FAILED", "token not accepted");
     }
     state.stage = "ready";
-    state.tokenDigest = digest;
+    state.tokenDigest = entry.digest;
+    connection.tokenName = entry.name;
     this.waitingHello.delete(connection);
     connection.send({ type: "ready", version: TERMINAL_PROTOCOL_VERSION });
   }
@@ -235,7 +242,7 @@ export class TerminalHost {
         },
         { ended: (ended) => this.sessions.delete(ended.id) },
         this.log,
-        connection.client,
+        connection,
       );
     } catch (err) {
       return this.refuse(

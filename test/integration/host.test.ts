@@ -199,6 +199,32 @@ test("a session hung up at its idle limit is gone at once, even while its progra
   await host.proc.waitFor("terminal.exited", (r) => r.session === id);
 });
 
+test("the log names a session's token; SIGHUP closes the connections of a revoked token and the session lives on", async (t) => {
+  const host = await startHost(t);
+  const tokens = join(host.dir, "tokens");
+  writeFileSync(tokens, `${host.token} # Ward 7\nother-token\n`);
+  host.proc.kill("SIGHUP");
+  await host.proc.waitFor("config.reloaded");
+  const c = await client(t, host);
+  const id = await c.create(SIZE);
+  const created = await host.proc.waitFor("terminal.created", (r) => r.session === id);
+  assert.equal(created.tokenName, "Ward 7");
+
+  writeFileSync(tokens, "other-token\n");
+  host.proc.kill("SIGHUP");
+  await refusedWith(c.expect("exit"), "AUTH_FAILED");
+  const revoked = await host.proc.waitFor("auth.failed", (r) => r.session === id);
+  assert.equal(revoked.tokenName, "Ward 7");
+  const other = await HostClient.connect(host.port);
+  t.after(() => other.close());
+  await other.hello("other-token");
+  assert.deepEqual(
+    (await other.list()).map((session) => [session.id, session.attached]),
+    [[id, false]],
+    "the session carries on, detached",
+  );
+});
+
 test("a second ATTACH takes over: the first client gets TAKEN_OVER and is closed", async (t) => {
   const host = await startHost(t);
   const first = await client(t, host);
