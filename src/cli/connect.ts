@@ -92,26 +92,26 @@ export function connectCommand(): Command {
       process.exitCode = 2;
       return;
     }
+    // A signal ends the session with CLOSE, so that the server lets its targets go at once instead
+    // of holding them for the session timeout. SIGHUP too: ssh sends it to its ProxyCommand when it
+    // exits, and a terminal that closes sends it to the connect running in it.
+    const stopOn = (code: number): void => {
+      const stop = (): void =>
+        void agent.stop().then(() => {
+          admin.close();
+          // One turn for the CLOSE to be written before the process goes.
+          setImmediate(() => process.exit(code));
+        });
+      for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.once(signal, stop);
+    };
     if (flags.stdio) {
-      // A stopped ProxyCommand still removes its admin socket; the session ends with the process.
-      const quit = (): void => {
-        admin.close();
-        process.exit(1);
-      };
-      process.once("SIGTERM", quit);
-      process.once("SIGINT", quit);
+      stopOn(1);
       process.exitCode = await agent.stdio();
       await agent.stop();
       admin.close();
       return;
     }
-    const stop = (): void =>
-      void agent.stop().then(() => {
-        admin.close();
-        process.exit(0);
-      });
-    process.once("SIGTERM", stop);
-    process.once("SIGINT", stop);
+    stopOn(0);
   });
 }
 

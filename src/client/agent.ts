@@ -55,6 +55,8 @@ export class LifelineAgent {
   /** Carries stdin/stdout as one connection; resolves with the process exit code. */
   async stdio(): Promise<number> {
     const local = Duplex.from({ readable: process.stdin, writable: process.stdout });
+    // Destroying the wrapper (no session, a reset) makes it emit an error; the outcome says it all.
+    local.on("error", () => undefined);
     const outcome = await this.carry(local);
     return outcome === "closed" ? 0 : 1;
   }

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { FaultProxy, listen, pseudoRandom } from "../support/net-fixtures.js";
 import { BIN, nodeFlags } from "../../src/cli/command.js";
 import { stateDir } from "../support/procs.js";
-import { startServe } from "../support/setup.js";
+import { connectArgs, startServe } from "../support/setup.js";
 
 const SSHD = "/usr/sbin/sshd";
 const skip =
@@ -70,17 +70,7 @@ test(
       process.execPath,
       ...nodeFlags(),
       BIN,
-      "connect",
-      "--stdio",
-      "--server",
-      `127.0.0.1:${proxyPort}`,
-      "--pin",
-      served.fingerprint,
-      "--token-file",
-      join(served.dir, "tokens"),
-      "--state-dir",
-      stateDir(t),
-      "--no-fallback",
+      ...connectArgs(proxyPort, served, stateDir(t), ["--no-fallback"], ["--stdio"]),
     ].join(" ");
     const ssh = spawn(
       "ssh",

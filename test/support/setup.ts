@@ -45,19 +45,22 @@ export async function served(serve: LifelineProcess): Promise<{ port: number; fi
   return { port, fingerprint };
 }
 
-/** The arguments of `lifeline connect --listen` on a free loopback port, pinned, with serve's token. */
+/**
+ * The arguments of `lifeline connect`, pinned, with serve's token: by default `--listen` on a free
+ * loopback port; `local` replaces that (`["--stdio"]`).
+ */
 export function connectArgs(
   serverPort: number,
   serve: { dir: string; fingerprint: string },
   dir: string,
   extra: string[] = [],
+  local: string[] = ["--listen", "127.0.0.1:0"],
 ): string[] {
   return [
     "connect",
     "--server",
     `127.0.0.1:${serverPort}`,
-    "--listen",
-    "127.0.0.1:0",
+    ...local,
     "--pin",
     serve.fingerprint,
     "--token-file",
