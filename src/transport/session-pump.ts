@@ -10,6 +10,7 @@
  *   socket has flushed them;
  * - session → link: transmission stops while the link socket needs "drain".
  */
+import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Session, SessionEvent } from "../core/index.js";
 import { nodeEnv } from "./node-env.js";
@@ -52,6 +53,22 @@ const FULL_READ_PIECE = 16384;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Ends a socket gracefully, but never waits on a silent peer for more than `graceMs`. */
+/**
+ * Ends an application's connection as an abort: a TCP reset where it is TCP, as the far side's own
+ * reset would have been, so that the application does not take a cut-off stream for a complete one.
+ */
+function abort(socket: Duplex): void {
+  if (socket instanceof Socket && !socket.destroyed) {
+    try {
+      socket.resetAndDestroy();
+      return;
+    } catch {
+      // Not TCP (a Unix socket) or not connected: a plain close is all there is.
+    }
+  }
+  socket.destroy();
+}
+
 function endThenDestroy(socket: Duplex, graceMs = 2000): void {
   socket.end();
   setTimeout(() => socket.destroy(), graceMs).unref();
@@ -247,7 +264,11 @@ export class SessionPump {
       case "channel-reset": {
         const pipe = this.channels.get(event.channel);
         this.channels.delete(event.channel);
-        pipe?.socket.destroy();
+        if (pipe) {
+          // What arrived before the reset goes first, as it would on a direct connection.
+          this.deliver(pipe);
+          abort(pipe.socket);
+        }
         break;
       }
       case "channel-closed":
@@ -270,7 +291,7 @@ export class SessionPump {
         const link = this.link;
         this.link = undefined;
         if (link) endThenDestroy(link.socket);
-        for (const pipe of this.channels.values()) pipe.socket.destroy();
+        for (const pipe of this.channels.values()) abort(pipe.socket);
         this.channels.clear();
         this.dispose();
         break;

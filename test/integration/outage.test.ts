@@ -10,7 +10,9 @@ import { createHash } from "node:crypto";
 import { FaultProxy, listen, pseudoRandom } from "../support/net-fixtures.js";
 import { startConnect, startServe } from "../support/setup.js";
 
+/** Resolves when `socket` has closed; whether by a reset (an aborted connection) is `socket.errored`. */
 function closed(socket: Socket): Promise<void> {
+  socket.on("error", () => undefined);
   return new Promise((resolve) => (socket.closed ? resolve() : socket.once("close", () => resolve())));
 }
 
@@ -21,6 +23,7 @@ test(
     const targetSockets: Socket[] = [];
     const target = createServer((s) => {
       targetSockets.push(s);
+      s.on("error", () => undefined);
       s.pipe(s);
     });
     const served = await startServe(t, await listen(t, target), [
@@ -34,7 +37,7 @@ test(
     const proxy = new FaultProxy(served.port);
     const client = await startConnect(t, await listen(t, proxy.server), served);
 
-    const app = connect(client.port, "127.0.0.1");
+    const app = connect(client.port, "127.0.0.1").on("error", () => undefined);
     app.write("ping");
     await new Promise((resolve) => app.once("data", resolve));
     assert.equal(targetSockets.length, 1);
@@ -42,6 +45,11 @@ test(
     proxy.down = true;
     proxy.cut();
     await Promise.all([closed(app), closed(targetSockets[0]!)]);
+    assert.equal(
+      (app.errored as NodeJS.ErrnoException | null)?.code,
+      "ECONNRESET",
+      "the application sees a reset",
+    );
 
     const expired = await served.serve.waitFor("session.expired");
     assert.match(expired.msg, /target connections closed/);
@@ -129,11 +137,12 @@ test(
     const targetSockets: Socket[] = [];
     const target = createServer((s) => {
       targetSockets.push(s);
+      s.on("error", () => undefined);
       s.pipe(s);
     });
     const served = await startServe(t, await listen(t, target));
     const client = await startConnect(t, served.port, served);
-    const app = connect(client.port, "127.0.0.1");
+    const app = connect(client.port, "127.0.0.1").on("error", () => undefined);
     app.write("ping");
     await new Promise((resolve) => app.once("data", resolve));
 
@@ -151,13 +160,13 @@ test(
   "a server restart loses the session: local connections are closed with a clear event, new ones get a new session",
   { timeout: 60_000 },
   async (t) => {
-    const target = createServer((s) => s.pipe(s));
+    const target = createServer((s) => s.on("error", () => undefined).pipe(s));
     const targetPort = await listen(t, target);
     const first = await startServe(t, targetPort);
     const proxy = new FaultProxy(first.port);
     const client = await startConnect(t, await listen(t, proxy.server), first);
     const echo = async (): Promise<Socket> => {
-      const socket = connect(client.port, "127.0.0.1");
+      const socket = connect(client.port, "127.0.0.1").on("error", () => undefined);
       socket.write("ping");
       await new Promise((resolve) => socket.once("data", resolve));
       return socket;
@@ -171,6 +180,11 @@ test(
     proxy.cut();
 
     await closed(before);
+    assert.equal(
+      (before.errored as NodeJS.ErrnoException | null)?.code,
+      "ECONNRESET",
+      "a reset, not a clean end",
+    );
     const lost = await client.connect.waitFor("session.closed");
     assert.equal(lost.code, "UNKNOWN_SESSION");
     const after = await echo();

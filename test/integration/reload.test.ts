@@ -22,7 +22,7 @@ test(
   "SIGHUP: a revoked token's session is closed, a kept token's session carries on, a new token works at once; the log names each session's token",
   { timeout: 30_000 },
   async (t) => {
-    const target = createServer((s) => s.pipe(s));
+    const target = createServer((s) => s.on("error", () => undefined).pipe(s));
     const tokens = join(stateDir(t), "tokens");
     writeFileSync(tokens, "token-kept # Ward 7\ntoken-revoked # Ward 9 laptops\n", { mode: 0o600 });
     const served = await startServe(t, await listen(t, target), ["--tokens", tokens]);
@@ -34,7 +34,7 @@ test(
     const kept = await startConnect(t, served.port, served, ["--token-file", tokenFile("token-kept")]);
     const revoked = await startConnect(t, served.port, served, ["--token-file", tokenFile("token-revoked")]);
     const keptApp = connect(kept.port, "127.0.0.1");
-    const revokedApp = connect(revoked.port, "127.0.0.1");
+    const revokedApp = connect(revoked.port, "127.0.0.1").on("error", () => undefined); // reset when revoked
     t.after(() => {
       keptApp.destroy();
       revokedApp.destroy();

@@ -34,7 +34,7 @@ function answer(port: number, text: string): Promise<string | undefined> {
 }
 
 function openApp(t: { after(fn: () => void): void }, port: number): Socket {
-  const app = connect(port, "127.0.0.1");
+  const app = connect(port, "127.0.0.1").on("error", () => undefined);
   t.after(() => app.destroy());
   return app;
 }
