@@ -14,6 +14,7 @@ import { listenOn } from "../ops/listen.js";
 import type { EventLog } from "../ops/log.js";
 import { SessionTable } from "../ops/session-table.js";
 import type { Health } from "../ops/status-report.js";
+import { abort } from "../transport/abort.js";
 import { nodeEnv } from "../transport/node-env.js";
 import { UnreachableError } from "./dialer.js";
 import { ClientRunner, type ChannelOutcome, type RunnerConfig } from "./runner.js";
@@ -145,8 +146,14 @@ export class LifelineAgent {
     return new Promise((resolve) => {
       const remote: Socket = tcpConnect({ host: fallback.host, port: fallback.port, allowHalfOpen: true });
       let connected = false;
+      let failed = false;
+      // A host that drops the SYN would otherwise hold the connection for the kernel's two minutes.
+      remote.setTimeout(this.config.dialTimeoutMs, () => {
+        if (!connected) remote.destroy(new Error(`no connection within ${this.config.dialTimeoutMs} ms`));
+      });
       remote.once("connect", () => {
         connected = true;
+        remote.setTimeout(0);
         remote.setNoDelay(true);
         this.log.warn(
           "fallback.used",
@@ -161,6 +168,7 @@ export class LifelineAgent {
         local.resume();
       });
       remote.once("error", (e) => {
+        failed = true;
         if (!connected) {
           this.log.error(
             "fallback.failed",
@@ -170,13 +178,13 @@ export class LifelineAgent {
             },
           );
         }
-        local.destroy();
+        abort(local); // the fallback's reset reaches the application as one
         remote.destroy();
       });
-      local.once("error", () => remote.destroy());
+      local.once("error", () => abort(remote));
       let open = 2;
       const closed = (): void => {
-        if (--open === 0) resolve(connected ? "closed" : "reset");
+        if (--open === 0) resolve(connected && !failed ? "closed" : "reset");
       };
       remote.once("close", closed);
       local.once("close", closed);

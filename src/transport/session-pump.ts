@@ -10,9 +10,9 @@
  *   socket has flushed them;
  * - session → link: transmission stops while the link socket needs "drain".
  */
-import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Session, SessionEvent } from "../core/index.js";
+import { abort } from "./abort.js";
 import { nodeEnv } from "./node-env.js";
 import { SessionStats } from "./session-stats.js";
 import { writeAll } from "./write-all.js";
@@ -53,22 +53,6 @@ const FULL_READ_PIECE = 16384;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Ends a socket gracefully, but never waits on a silent peer for more than `graceMs`. */
-/**
- * Ends an application's connection as an abort: a TCP reset where it is TCP, as the far side's own
- * reset would have been, so that the application does not take a cut-off stream for a complete one.
- */
-function abort(socket: Duplex): void {
-  if (socket instanceof Socket && !socket.destroyed) {
-    try {
-      socket.resetAndDestroy();
-      return;
-    } catch {
-      // Not TCP (a Unix socket) or not connected: a plain close is all there is.
-    }
-  }
-  socket.destroy();
-}
-
 function endThenDestroy(socket: Duplex, graceMs = 2000): void {
   socket.end();
   setTimeout(() => socket.destroy(), graceMs).unref();

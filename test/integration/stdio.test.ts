@@ -5,6 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import { deadPort, echoTarget, listen } from "../support/net-fixtures.js";
 import { lifeline, stateDir } from "../support/procs.js";
 import { connectArgs, startServe } from "../support/setup.js";
@@ -42,3 +43,30 @@ test(
     assert.equal(served.serve.events("session.interrupted").length, 0, "not a lost link kept for 180 s");
   },
 );
+
+test("--stdio on the fallback: a fallback connection that ends in a reset makes it exit 1, after what it sent", async (t) => {
+  const direct = createServer((s) => {
+    s.on("error", () => undefined);
+    s.write("partial");
+    setTimeout(() => s.resetAndDestroy(), 100);
+  });
+  const client = lifeline(
+    t,
+    [
+      "connect",
+      "--stdio",
+      "--server",
+      `127.0.0.1:${await deadPort()}`,
+      "--fallback",
+      `127.0.0.1:${await listen(t, direct)}`,
+      "--state-dir",
+      stateDir(t),
+    ],
+    { env: { LIFELINE_TOKEN: "x" } },
+  );
+  let out = "";
+  client.child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  assert.equal(await client.exited, 1, "not a clean end");
+  assert.equal(out, "partial");
+  assert.equal(client.events("fallback.used").length, 1);
+});
