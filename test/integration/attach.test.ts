@@ -14,7 +14,7 @@ import { startServe } from "../support/setup.js";
 import { TmuxTerminal } from "../support/tmux.js";
 
 /** A shell with a known prompt and no user configuration, so screens are predictable. */
-const SHELL = "env PS1='ready$ ' bash --norc --noprofile -i";
+const SHELL = "env PS1='ready$ ' HISTFILE=/dev/null bash --norc --noprofile -i";
 
 interface Stage {
   proxy: FaultProxy;

@@ -29,7 +29,9 @@ interface Host {
 async function startHost(t: TestContext, extra: string[] = []): Promise<Host> {
   const dir = stateDir(t);
   const proc = lifeline(t, ["host", "--listen", "127.0.0.1:0", "--state-dir", dir, ...extra], {
-    env: { SHELL: "/bin/bash", HOME: dir },
+    // No history file: a shell hung up as the host is killed would write one into the home the
+    // test is removing.
+    env: { SHELL: "/bin/bash", HOME: dir, HISTFILE: "/dev/null" },
   });
   const port = await proc.port();
   const token = readFileSync(join(dir, "tokens"), "utf8")
@@ -215,6 +217,7 @@ test("the log names a session's token; SIGHUP closes the connections of a revoke
   await refusedWith(c.expect("exit"), "AUTH_FAILED");
   const revoked = await host.proc.waitFor("auth.failed", (r) => r.session === id);
   assert.equal(revoked.tokenName, "Ward 7");
+  await host.proc.waitFor("terminal.detached", (r) => r.session === id);
   const other = await HostClient.connect(host.port);
   t.after(() => other.close());
   await other.hello("other-token");
