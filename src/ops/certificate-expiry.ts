@@ -7,7 +7,7 @@
 import type { EventLog } from "./log.js";
 
 /** A certificate that expires sooner than this is a warning. */
-export const EXPIRY_WARNING_DAYS = 14;
+const EXPIRY_WARNING_DAYS = 14;
 const DAY_MS = 86_400_000;
 
 /** Where a certificate stands at a moment, by the one rule serve and doctor share. */

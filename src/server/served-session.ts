@@ -44,11 +44,6 @@ export class ServedSession implements TrackedSession, PumpHooks {
     return this.token.name;
   }
 
-  /** The log field naming the session's token, when the token file gives it a name. */
-  get tokenField(): { tokenName?: string } {
-    return tokenNameField(this.token.name);
-  }
-
   get stats(): SessionStats {
     return this.pump.stats;
   }
@@ -60,7 +55,7 @@ export class ServedSession implements TrackedSession, PumpHooks {
         this.log.info("session.created", "session created", {
           session,
           client: this.client,
-          ...this.tokenField,
+          ...tokenNameField(this.tokenName),
         });
         break;
       case "suspended":

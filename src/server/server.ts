@@ -32,7 +32,7 @@ import { Admission } from "./admission.js";
 import { FailureLimiter } from "./rate-limit.js";
 import { ServedSession } from "./served-session.js";
 import type { Targets } from "./targets.js";
-import { TokenSet } from "./tokens.js";
+import { tokenNameField, TokenSet } from "./tokens.js";
 
 export interface ServerConfig {
   listen: HostPort;
@@ -234,7 +234,7 @@ export class LifelineServer {
       this.log.warn("auth.failed", "session closed: its token was revoked", {
         session: served.id,
         client: served.client,
-        ...served.tokenField,
+        ...tokenNameField(served.tokenName),
       });
       served.session.close("AUTH_FAILED", "the token of this session was revoked");
       served.pump.service();

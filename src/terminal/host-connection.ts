@@ -5,6 +5,7 @@
 import type { Socket } from "node:net";
 import { formatHostPort } from "../ops/address.js";
 import { encodeMessage, MessageDecoder, TerminalProtocolError, type TerminalMessage } from "./messages.js";
+import type { TokenEntry } from "../server/tokens.js";
 import type { Viewer } from "./host-session.js";
 
 /** Above this many unsent bytes the connection is congested: its session stops reading the program. */
@@ -21,8 +22,12 @@ export interface ConnectionHandlers {
 
 export class HostConnection implements Viewer {
   readonly client: string;
-  /** Set once HELLO is accepted: the name the token file gives this connection's token. */
-  tokenName: string | undefined;
+  /** Set once HELLO is accepted: this connection's token (its digest and name). */
+  token: TokenEntry | undefined;
+
+  get tokenName(): string | undefined {
+    return this.token?.name;
+  }
   private readonly decoder = new MessageDecoder();
   /** Set once the host has said its last word: nothing more is read or sent. */
   private closing = false;

@@ -45,10 +45,9 @@ export function newSessionId(): string {
   return [...randomBytes(ID_LENGTH)].map((b) => ID_ALPHABET[b & 31]).join("");
 }
 
-/** What the host knows about a connection: how far it got, its token and its session. */
+/** What the host knows about a connection beyond the connection itself: how far it got, and its session. */
 interface ConnectionState {
   stage: "hello" | "ready" | "attached";
-  tokenDigest?: Buffer;
   session?: HostSession;
 }
 
@@ -86,10 +85,10 @@ export class TerminalHost {
     this.tokens = tokens;
     let revoked = 0;
     for (const [connection, state] of this.connections) {
-      if (!state.tokenDigest) continue;
-      const kept = tokens.entryOf(state.tokenDigest);
+      if (!connection.token) continue;
+      const kept = tokens.entryOf(connection.token.digest);
       if (kept) {
-        connection.tokenName = kept.name; // it may have been renamed
+        connection.token = kept; // its name may have changed
         continue;
       }
       revoked++;
@@ -205,8 +204,7 @@ export class TerminalHost {
       return connection.fail("AUTH_FAILED", "token not accepted");
     }
     state.stage = "ready";
-    state.tokenDigest = entry.digest;
-    connection.tokenName = entry.name;
+    connection.token = entry;
     this.waitingHello.delete(connection);
     connection.send({ type: "ready", version: TERMINAL_PROTOCOL_VERSION });
   }
