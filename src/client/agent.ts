@@ -25,7 +25,11 @@ export interface AgentConfig extends RunnerConfig {
 }
 
 export class LifelineAgent {
-  private runner: ClientRunner | undefined;
+  /**
+   * Established sessions that have not ended, oldest first. There is more than one only while the
+   * local connections outnumber the server's channel limit per session.
+   */
+  private readonly runners: ClientRunner[] = [];
   private starting: Promise<ClientRunner> | undefined;
   private listener: Server | undefined;
   private stopping = false;
@@ -69,23 +73,41 @@ export class LifelineAgent {
   async stop(): Promise<void> {
     this.stopping = true;
     this.listener?.close();
-    this.runner?.close();
+    for (const runner of [...this.runners]) runner.close();
   }
 
   /**
-   * Carries one local connection: on the current session, or a new one, or directly to the
-   * fallback address. Resolves with how it ended ("closed" cleanly, or "reset"/failed).
+   * Carries one local connection: on the oldest current session with room for it, or a new one
+   * (shared by every connection that arrives meanwhile), or directly to the fallback address.
+   * Resolves with how it ended ("closed" cleanly, or "reset"/failed). Sessions fill up at the
+   * server's channel limit (`maxChannels`): a pool of more connections than that spreads over
+   * several sessions rather than being refused.
    */
   async carry(local: Duplex): Promise<ChannelOutcome> {
-    let runner: ClientRunner;
-    try {
-      runner = await this.session();
-    } catch (err) {
-      return this.withoutSession(local, err as Error);
+    for (;;) {
+      // Finding room and taking it happen in one step: connections that waited for the same new
+      // session each see the channels of those served before them.
+      const withRoom = this.runners.find((runner) => runner.hasRoom);
+      if (withRoom) return this.carryOn(withRoom, local);
+      if (!this.starting) this.noteFull();
+      let fresh: ClientRunner;
+      try {
+        fresh = await (this.starting ??= this.startSession());
+      } catch (err) {
+        return this.withoutSession(local, err as Error);
+      }
+      // A session that ended at once refuses the connection; a full one sends it on to yet another.
+      if (!fresh.usable) return this.carryOn(fresh, local);
     }
+  }
+
+  private carryOn(runner: ClientRunner, local: Duplex): Promise<ChannelOutcome> {
     return new Promise((resolve) => {
       try {
-        runner.openChannel(local, resolve);
+        runner.openChannel(local, (outcome) => {
+          this.retireIfSpare(runner);
+          resolve(outcome);
+        });
         local.resume(); // listener sockets start paused so no byte is read before its channel exists
       } catch (err) {
         this.log.warn("channel.refused", `cannot open a channel: ${(err as Error).message}`, {
@@ -98,25 +120,39 @@ export class LifelineAgent {
     });
   }
 
-  /** The current usable session, or a new one (shared by every connection that arrives meanwhile). */
-  private session(): Promise<ClientRunner> {
-    if (this.runner?.usable) return Promise.resolve(this.runner);
-    this.starting ??= (async () => {
-      const runner = new ClientRunner(this.config, this.log, (ended, code) => {
-        if (this.runner === ended) this.runner = undefined;
-        this.table.remove(ended, code);
-      });
-      try {
-        await runner.start();
-        this.runner = runner;
-        // Only established sessions (failed dials are the fallback's story), and not one that closed meanwhile.
-        if (!runner.session.isClosed()) this.table.add(runner);
-        return runner;
-      } finally {
-        this.starting = undefined;
+  private noteFull(): void {
+    const full = this.runners.filter((runner) => runner.usable);
+    if (full.length === 0) return;
+    this.log.info(
+      "session.full",
+      `${full.length === 1 ? "the session carries" : `all ${full.length} sessions carry`} as many connections as the server allows: starting another session`,
+      { sessions: full.length, channels: full[0]?.channelCount },
+    );
+  }
+
+  private async startSession(): Promise<ClientRunner> {
+    const runner = new ClientRunner(this.config, this.log, (ended, code) => {
+      const at = this.runners.indexOf(ended);
+      if (at >= 0) this.runners.splice(at, 1);
+      this.table.remove(ended, code);
+    });
+    try {
+      await runner.start();
+      // Only established sessions (failed dials are the fallback's story), and not one that closed meanwhile.
+      if (!runner.session.isClosed()) {
+        this.runners.push(runner);
+        this.table.add(runner);
       }
-    })();
-    return this.starting;
+      return runner;
+    } finally {
+      this.starting = undefined;
+    }
+  }
+
+  /** An extra session ends with its last connection once another session has room for new ones. */
+  private retireIfSpare(runner: ClientRunner): void {
+    if (runner.channelCount > 0 || !runner.usable) return;
+    if (this.runners.some((other) => other !== runner && other.hasRoom)) runner.close();
   }
 
   private withoutSession(local: Duplex, err: Error): Promise<ChannelOutcome> {

@@ -102,6 +102,16 @@ export class ClientRunner implements TrackedSession {
     return !this.session.isClosed() && !this.goingAway;
   }
 
+  /** True while a new channel may join this session now: it is usable and below its channel limit. */
+  get hasRoom(): boolean {
+    return this.usable && this.session.hasRoomForChannel();
+  }
+
+  /** Channels opened here that have not ended yet. */
+  get channelCount(): number {
+    return this.channelDone.size;
+  }
+
   private goingAway = false;
 
   /** Dials and completes HELLO/WELCOME. Rejects with UnreachableError, SecurityError or RefusedError. */
@@ -136,7 +146,7 @@ export class ClientRunner implements TrackedSession {
   /** Carries `socket` on a new channel of this session; `done` learns how the channel ended. */
   openChannel(socket: Duplex, done?: (outcome: ChannelOutcome) => void): number {
     const channel = this.session.openChannel(this.config.target);
-    if (done) this.channelDone.set(channel, done);
+    this.channelDone.set(channel, done ?? ignoreOutcome);
     this.pump.attachChannel(channel, socket);
     return channel;
   }
@@ -276,6 +286,8 @@ export class ClientRunner implements TrackedSession {
     }
   }
 }
+
+function ignoreOutcome(): void {}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

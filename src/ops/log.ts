@@ -16,6 +16,7 @@ export const EVENT_CODES = [
   "certificate.expired",
   "tokens.created",
   "session.created",
+  "session.full",
   "session.interrupted",
   "session.resumed",
   "session.expired",

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { lifelineArgs } from "../../src/cli/command.js";
 import { TmuxTerminal } from "../support/tmux.js";
+import { until } from "../support/until.js";
 
 /** Running, as opposed to gone or a zombie that its parent (tmux) has not reaped yet. */
 function running(pid: number): boolean {
@@ -21,14 +22,6 @@ function running(pid: number): boolean {
 }
 
 const demoDirs = (): string[] => readdirSync(tmpdir()).filter((name) => name.startsWith("lifeline-demo-"));
-
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 test(
   "lifeline demo: SIGUSR1 silences the link, the status line shows, typed input runs once after the resume",

@@ -15,15 +15,7 @@ import { ClientRunner } from "../../src/client/runner.js";
 import { EventLog } from "../../src/ops/log.js";
 import { listen } from "../support/net-fixtures.js";
 import { startConnect, startServe } from "../support/setup.js";
-
-/** Resolves once `done()` holds, checking every 20 ms; rejects after `ms`. */
-async function until(done: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { until } from "../support/until.js";
 
 test(
   "a log reader that stops reading never stops serve, and gets every line once it reads again",
@@ -78,13 +70,13 @@ test(
     let echoed = "";
     app.on("data", (text: string) => (echoed += text));
     app.write("still served");
-    await until(() => echoed === "still served", 10_000, "an echo through a new session");
+    await until(() => echoed === "still served", "an echo through a new session", 10_000);
 
     stderr.resume();
     await until(
       () => served.serve.events("channel.refused").length === refusals,
-      10_000,
       `${refusals} channel.refused lines`,
+      10_000,
     );
     assert.equal(served.serve.events("session.created").length, 2, "both sessions were logged");
   },
@@ -105,7 +97,7 @@ test(
     flood.stderr.pause(); // nothing reads its log until it has written everything
     let report = "";
     flood.stdout.setEncoding("utf8").on("data", (text: string) => (report += text));
-    await until(() => report.endsWith("\n"), 30_000, "the flood's report");
+    await until(() => report.endsWith("\n"), "the flood's report", 30_000);
     const { lines, dropped, grownMiB } = JSON.parse(report) as {
       lines: number;
       dropped: number;

@@ -60,6 +60,15 @@ export class ClientSession extends Session {
     return link;
   }
 
+  /** False once `maxChannels` channels are live (or too many resets await confirmation). */
+  hasRoomForChannel(): boolean {
+    return this.liveChannelCount() < this.channelLimit && this.channels.size < MAX_TRACKED_CHANNELS;
+  }
+
+  private get channelLimit(): number {
+    return this.params?.maxChannels ?? MAX_CHANNELS_PER_SESSION;
+  }
+
   /** Opens a channel to the server-side target named `target`; returns its id. */
   openChannel(target: string): number {
     if (this.isClosed()) throw new LifelineError("INVALID_STATE", "the session is closed");
@@ -71,9 +80,11 @@ export class ClientSession extends Session {
     }
     if (this.goawayCode !== undefined)
       throw new LifelineError("GOING_AWAY", "the server is shutting down this session");
-    const limit = this.params?.maxChannels ?? MAX_CHANNELS_PER_SESSION;
-    if (this.liveChannelCount() >= limit || this.channels.size >= MAX_TRACKED_CHANNELS) {
-      throw new LifelineError("CHANNEL_LIMIT", `at most ${limit} channels per session are allowed`);
+    if (!this.hasRoomForChannel()) {
+      throw new LifelineError(
+        "CHANNEL_LIMIT",
+        `at most ${this.channelLimit} channels per session are allowed`,
+      );
     }
     const ch = new Channel(++this.highestChannel, target, this.limits.receiveWindow, this.peerReceiveWindow);
     this.addChannel(ch);
