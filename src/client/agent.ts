@@ -17,6 +17,7 @@ import type { Health } from "../ops/status-report.js";
 import { abort } from "../transport/abort.js";
 import { nodeEnv } from "../transport/node-env.js";
 import { UnreachableError } from "./dialer.js";
+import { closeStdoutWhenEnded } from "./stdout-end.js";
 import { ClientRunner, type ChannelOutcome, type RunnerConfig } from "./runner.js";
 
 export interface AgentConfig extends RunnerConfig {
@@ -60,6 +61,7 @@ export class LifelineAgent {
   /** Carries stdin/stdout as one connection; resolves with the process exit code. */
   async stdio(): Promise<number> {
     const local = Duplex.from({ readable: process.stdin, writable: process.stdout });
+    closeStdoutWhenEnded();
     // Destroying the wrapper (no session, a reset) makes it emit an error; the outcome says it all.
     local.on("error", () => undefined);
     const outcome = await this.carry(local);

@@ -5,10 +5,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
+import { execFileSync } from "node:child_process";
+import { closeSync, constants, openSync } from "node:fs";
+import { createServer, Socket } from "node:net";
+import { join } from "node:path";
 import { deadPort, echoTarget, listen } from "../support/net-fixtures.js";
 import { lifeline, stateDir } from "../support/procs.js";
 import { connectArgs, startServe } from "../support/setup.js";
+import { until } from "../support/until.js";
 
 test("--stdio without a reachable server and without fallback fails with its error, not a crash", async (t) => {
   const dir = stateDir(t);
@@ -41,6 +45,49 @@ test(
     const closed = await served.serve.waitFor("session.closed");
     assert.equal(closed.code, "NORMAL");
     assert.equal(served.serve.events("session.interrupted").length, 0, "not a lost link kept for 180 s");
+  },
+);
+
+test(
+  "--stdio: the target's end of stream closes stdout at once, while stdin still goes through",
+  { timeout: 30_000 },
+  async (t) => {
+    let received = "";
+    let inputEnded!: () => void;
+    const ended = new Promise<void>((resolve) => (inputEnded = resolve));
+    // Says its piece and half-closes, as a server of a request/response protocol may, then reads on.
+    const target = createServer({ allowHalfOpen: true }, (s) => {
+      s.end("bye");
+      s.on("data", (d: Buffer) => (received += d.toString()));
+      s.once("end", inputEnded);
+    });
+    const served = await startServe(t, await listen(t, target));
+    // stdout is a real pipe (a FIFO), as ssh and shells give: a socket pair, as Node gives its
+    // children, would show the end of stream without the descriptor being closed.
+    const dir = stateDir(t);
+    const fifo = join(dir, "stdout");
+    execFileSync("mkfifo", [fifo]);
+    const reader = new Socket({
+      fd: openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK),
+      writable: false,
+    });
+    t.after(() => reader.destroy());
+    const writeEnd = openSync(fifo, "w");
+    const client = lifeline(t, connectArgs(served.port, served, dir, ["--no-fallback"], ["--stdio"]), {
+      stdio: writeEnd,
+    });
+    closeSync(writeEnd);
+    let out = "";
+    reader.on("data", (d: Buffer) => (out += d.toString()));
+    let outputEnded = false;
+    reader.once("end", () => (outputEnded = true));
+    await until(() => outputEnded, "the end of connect's stdout, with its stdin still open", 10_000);
+    assert.equal(out, "bye");
+    assert.equal(client.child.exitCode, null, "stdout ended while connect still runs");
+    client.child.stdin?.end("after");
+    await ended;
+    assert.equal(received, "after");
+    assert.equal(await client.exited, 0);
   },
 );
 

@@ -122,7 +122,8 @@ export function stateDir(t: TestContext): string {
 export function lifeline(
   t: TestContext,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; stdio?: "pipe" | "ignore"; command?: string[] } = {},
+  /** `stdio`: what the process gets as stdout (a descriptor: its own copy of it). */
+  options: { env?: NodeJS.ProcessEnv; stdio?: "pipe" | "ignore" | number; command?: string[] } = {},
 ): LifelineProcess {
   const [cmd, ...prefix] = options.command ?? [process.execPath];
   const child = spawn(cmd as string, [...prefix, ...lifelineArgs(args)], {
