@@ -79,18 +79,26 @@ export class LifelineAgent {
   }
 
   /**
-   * Carries one local connection: on the oldest current session with room for it, or a new one
+   * Carries one local connection: on the oldest connected session with room for it, or a new one
    * (shared by every connection that arrives meanwhile), or directly to the fallback address.
    * Resolves with how it ended ("closed" cleanly, or "reset"/failed). Sessions fill up at the
    * server's channel limit (`maxChannels`): a pool of more connections than that spreads over
-   * several sessions rather than being refused.
+   * several sessions rather than being refused. A connection that arrives during an outage waits,
+   * unread, for the session's resume; if the session ends instead (the server restarted, or the
+   * outage outlasted the timeout), nothing of it reached the server, so it goes on a new session
+   * or to the fallback like any new connection rather than being reset with the old session.
    */
   async carry(local: Duplex): Promise<ChannelOutcome> {
     for (;;) {
-      // Finding room and taking it happen in one step: connections that waited for the same new
+      // Finding room and taking it happen in one step: connections that waited for the same
       // session each see the channels of those served before them.
-      const withRoom = this.runners.find((runner) => runner.hasRoom);
-      if (withRoom) return this.carryOn(withRoom, local);
+      const withRoom = this.runners.filter((runner) => runner.hasRoom);
+      const connected = withRoom.find((runner) => runner.connected);
+      if (connected) return this.carryOn(connected, local);
+      if (withRoom[0]) {
+        await withRoom[0].settled();
+        continue;
+      }
       if (!this.starting) this.noteFull();
       let fresh: ClientRunner;
       try {

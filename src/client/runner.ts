@@ -59,6 +59,7 @@ export class ClientRunner implements TrackedSession {
   private attempt = 0;
   private pendingStart: { resolve: () => void; reject: (err: Error) => void } | undefined;
   private readonly channelDone = new Map<number, (outcome: ChannelOutcome) => void>();
+  private settledWaiters: (() => void)[] = [];
   private readonly backpressure: BackpressureLog;
 
   constructor(
@@ -105,6 +106,23 @@ export class ClientRunner implements TrackedSession {
   /** True while a new channel may join this session now: it is usable and below its channel limit. */
   get hasRoom(): boolean {
     return this.usable && this.session.hasRoomForChannel();
+  }
+
+  /** True while the session has a working link (not in an outage). */
+  get connected(): boolean {
+    return this.session.state === SessionState.Established;
+  }
+
+  /** Resolves once the session is connected or has ended: at once unless it is in an outage. */
+  settled(): Promise<void> {
+    if (this.connected || this.session.isClosed()) return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
+  }
+
+  private settle(): void {
+    const waiters = this.settledWaiters;
+    this.settledWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /** Channels opened here that have not ended yet. */
@@ -197,6 +215,7 @@ export class ClientRunner implements TrackedSession {
           replayedBytes: event.replayedBytes,
           resumeLatencyMs: nodeEnv.now() - this.dialStartedAt,
         });
+        this.settle();
         break;
       case "goaway":
         this.goingAway = true;
@@ -239,6 +258,7 @@ export class ClientRunner implements TrackedSession {
     }
     for (const channel of [...this.channelDone.keys()]) this.finishChannel(channel, "reset");
     this.onEnd(this, code);
+    this.settle();
   }
 
   private finishChannel(channel: number, outcome: ChannelOutcome): void {

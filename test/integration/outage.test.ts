@@ -157,7 +157,7 @@ test(
 );
 
 test(
-  "a server restart loses the session: local connections are closed with a clear event, new ones get a new session",
+  "a server restart loses the session: its connections are reset with a clear event; one made during the outage, and later ones, get a new session",
   { timeout: 60_000 },
   async (t) => {
     const target = createServer((s) => s.on("error", () => undefined).pipe(s));
@@ -165,10 +165,15 @@ test(
     const first = await startServe(t, targetPort);
     const proxy = new FaultProxy(first.port);
     const client = await startConnect(t, await listen(t, proxy.server), first);
+    const echoed = (socket: Socket): Promise<string> =>
+      new Promise((resolve, reject) => {
+        socket.once("data", (d: Buffer) => resolve(d.toString()));
+        socket.once("close", () => reject(new Error("closed before its echo")));
+      });
     const echo = async (): Promise<Socket> => {
       const socket = connect(client.port, "127.0.0.1").on("error", () => undefined);
       socket.write("ping");
-      await new Promise((resolve) => socket.once("data", resolve));
+      await echoed(socket);
       return socket;
     };
     const before = await echo();
@@ -177,8 +182,16 @@ test(
     await first.serve.exited;
     const second = await startServe(t, targetPort, [], first.dir); // same certificate and token, no memory of sessions
     proxy.targetPort = second.port;
+    proxy.down = true;
     proxy.cut();
+    await client.connect.waitFor("link.lost");
+    // Made during the outage: it waits for the resume, which is refused, and then for a new session.
+    const during = connect(client.port, "127.0.0.1").on("error", () => undefined);
+    during.write("made during the outage");
+    proxy.down = false;
 
+    assert.equal(await echoed(during), "made during the outage");
+    during.destroy();
     await closed(before);
     assert.equal(
       (before.errored as NodeJS.ErrnoException | null)?.code,
