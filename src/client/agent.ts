@@ -17,7 +17,7 @@ import type { Health } from "../ops/status-report.js";
 import { abort } from "../transport/abort.js";
 import { nodeEnv } from "../transport/node-env.js";
 import { UnreachableError } from "./dialer.js";
-import { closeStdoutWhenEnded } from "./stdout-end.js";
+import { stdoutStream } from "./stdout-end.js";
 import { ClientRunner, type ChannelOutcome, type RunnerConfig } from "./runner.js";
 
 export interface AgentConfig extends RunnerConfig {
@@ -60,8 +60,7 @@ export class LifelineAgent {
 
   /** Carries stdin/stdout as one connection; resolves with the process exit code. */
   async stdio(): Promise<number> {
-    const local = Duplex.from({ readable: process.stdin, writable: process.stdout });
-    closeStdoutWhenEnded();
+    const local = Duplex.from({ readable: process.stdin, writable: stdoutStream() });
     // Destroying the wrapper (no session, a reset) makes it emit an error; the outcome says it all.
     local.on("error", () => undefined);
     const outcome = await this.carry(local);
@@ -90,13 +89,17 @@ export class LifelineAgent {
    */
   async carry(local: Duplex): Promise<ChannelOutcome> {
     for (;;) {
+      if (this.stopping) {
+        local.destroy();
+        return "reset";
+      }
       // Finding room and taking it happen in one step: connections that waited for the same
       // session each see the channels of those served before them.
       const withRoom = this.runners.filter((runner) => runner.hasRoom);
       const connected = withRoom.find((runner) => runner.connected);
       if (connected) return this.carryOn(connected, local);
-      if (withRoom[0]) {
-        await withRoom[0].settled();
+      if (withRoom.length > 0) {
+        await Promise.race(withRoom.map((runner) => runner.settled()));
         continue;
       }
       if (!this.starting) this.noteFull();
@@ -115,10 +118,11 @@ export class LifelineAgent {
     return new Promise((resolve) => {
       try {
         runner.openChannel(local, (outcome) => {
-          this.retireIfSpare(runner);
+          this.retireSpares();
           resolve(outcome);
         });
         local.resume(); // listener sockets start paused so no byte is read before its channel exists
+        this.retireSpares(); // one started for this connection may have found room elsewhere
       } catch (err) {
         this.log.warn("channel.refused", `cannot open a channel: ${(err as Error).message}`, {
           session: runner.id,
@@ -148,6 +152,7 @@ export class LifelineAgent {
     });
     try {
       await runner.start();
+      if (this.stopping) runner.close();
       // Only established sessions (failed dials are the fallback's story), and not one that closed meanwhile.
       if (!runner.session.isClosed()) {
         this.runners.push(runner);
@@ -159,10 +164,15 @@ export class LifelineAgent {
     }
   }
 
-  /** An extra session ends with its last connection once another session has room for new ones. */
-  private retireIfSpare(runner: ClientRunner): void {
-    if (runner.channelCount > 0 || !runner.usable) return;
-    if (this.runners.some((other) => other !== runner && other.hasRoom)) runner.close();
+  /**
+   * A session without connections ends while another connected session has room: extra sessions
+   * live only while the others are full. One stays, even without connections, for the next ones.
+   */
+  private retireSpares(): void {
+    for (const runner of [...this.runners]) {
+      if (runner.channelCount > 0 || !runner.usable) continue;
+      if (this.runners.some((other) => other !== runner && other.hasRoom && other.connected)) runner.close();
+    }
   }
 
   private withoutSession(local: Duplex, err: Error): Promise<ChannelOutcome> {

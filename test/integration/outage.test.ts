@@ -209,3 +209,24 @@ test(
     );
   },
 );
+
+test("SIGTERM during an outage: a connection waiting for the resume is reset, no new session is tried", async (t) => {
+  const target = createServer((s) => s.on("error", () => undefined).pipe(s));
+  const served = await startServe(t, await listen(t, target));
+  const proxy = new FaultProxy(served.port);
+  const client = await startConnect(t, await listen(t, proxy.server), served);
+  const first = connect(client.port, "127.0.0.1").on("error", () => undefined);
+  first.write("ping");
+  await new Promise((resolve) => first.once("data", resolve));
+  proxy.down = true;
+  proxy.cut();
+  await client.connect.waitFor("link.lost");
+  const waiting = connect(client.port, "127.0.0.1").on("error", () => undefined);
+  await new Promise((resolve) => waiting.once("connect", resolve));
+
+  const dialsBefore = client.connect.events("link.connecting").length;
+  client.connect.kill("SIGTERM");
+  assert.equal(await client.connect.exited, 0);
+  await closed(waiting);
+  assert.equal(client.connect.events("link.connecting").length, dialsBefore, "no new session after SIGTERM");
+});

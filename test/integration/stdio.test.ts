@@ -6,10 +6,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { closeSync, constants, openSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { join } from "node:path";
-import { deadPort, echoTarget, listen } from "../support/net-fixtures.js";
+import { deadPort, echoTarget, listen, pseudoRandom } from "../support/net-fixtures.js";
 import { lifeline, stateDir } from "../support/procs.js";
 import { connectArgs, startServe } from "../support/setup.js";
 import { until } from "../support/until.js";
@@ -52,37 +52,50 @@ test(
   "--stdio: the target's end of stream closes stdout at once, while stdin still goes through",
   { timeout: 30_000 },
   async (t) => {
+    const sent = pseudoRandom(7)(4 << 20);
     let received = "";
     let inputEnded!: () => void;
     const ended = new Promise<void>((resolve) => (inputEnded = resolve));
     // Says its piece and half-closes, as a server of a request/response protocol may, then reads on.
     const target = createServer({ allowHalfOpen: true }, (s) => {
-      s.end("bye");
+      s.end(sent);
       s.on("data", (d: Buffer) => (received += d.toString()));
       s.once("end", inputEnded);
     });
     const served = await startServe(t, await listen(t, target));
     // stdout is a real pipe (a FIFO), as ssh and shells give: a socket pair, as Node gives its
-    // children, would show the end of stream without the descriptor being closed.
+    // children, would show the end of stream without the descriptor being closed. The test keeps a
+    // write end of its own open for a while, as `2>&1` or a wrapper script would.
     const dir = stateDir(t);
     const fifo = join(dir, "stdout");
     execFileSync("mkfifo", [fifo]);
-    const reader = new Socket({
-      fd: openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK),
-      writable: false,
-    });
-    t.after(() => reader.destroy());
+    const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     const writeEnd = openSync(fifo, "w");
     const client = lifeline(t, connectArgs(served.port, served, dir, ["--no-fallback"], ["--stdio"]), {
       stdio: writeEnd,
     });
-    closeSync(writeEnd);
-    let out = "";
-    reader.on("data", (d: Buffer) => (out += d.toString()));
+    const pid = client.child.pid as number;
+    // Read late, so that connect finds the pipe full and has to wait for room.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const reader = new Socket({ fd: readEnd, writable: false });
+    t.after(() => reader.destroy());
+    const chunks: Buffer[] = [];
+    let got = 0;
     let outputEnded = false;
+    reader.on("data", (d: Buffer) => chunks.push(d) && (got += d.length));
     reader.once("end", () => (outputEnded = true));
+    await until(() => got === sent.length, "all the target sent, on stdout");
+    assert.ok(Buffer.concat(chunks).equals(sent), "stdout carries what the target sent");
+
+    // Its stdout ended, connect has nothing to do: it must not spin on the descriptor it let go.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const cpuBefore = cpuSeconds(pid);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const busy = cpuSeconds(pid) - cpuBefore;
+    assert.ok(busy < 1, `connect used ${busy} CPU seconds in 2 s after its stdout ended`);
+
+    closeSync(writeEnd);
     await until(() => outputEnded, "the end of connect's stdout, with its stdin still open", 10_000);
-    assert.equal(out, "bye");
     assert.equal(client.child.exitCode, null, "stdout ended while connect still runs");
     client.child.stdin?.end("after");
     await ended;
@@ -90,6 +103,13 @@ test(
     assert.equal(await client.exited, 0);
   },
 );
+
+/** User and system CPU time of process `pid` so far, in seconds (Linux). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime and stime, fields 14 and 15
+  return ticks / Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
+}
 
 test("--stdio on the fallback: a fallback connection that ends in a reset makes it exit 1, after what it sent", async (t) => {
   const direct = createServer((s) => {
