@@ -17,7 +17,7 @@ import type { Health } from "../ops/status-report.js";
 import { abort } from "../transport/abort.js";
 import { nodeEnv } from "../transport/node-env.js";
 import { UnreachableError } from "./dialer.js";
-import { stdoutStream } from "./stdout-end.js";
+import { stdoutStream } from "./stdout-stream.js";
 import { ClientRunner, type ChannelOutcome, type RunnerConfig } from "./runner.js";
 
 export interface AgentConfig extends RunnerConfig {
