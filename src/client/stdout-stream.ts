@@ -1,9 +1,8 @@
 /**
- * stdout for `connect --stdio`. process.stdout will not do on a pipe: Node writes to it
- * synchronously (a slow reader would stall the whole event loop, keepalives included), and ending
- * it leaves descriptor 1 open (libuv never closes descriptors 0–2), so whoever reads it (ssh, a
- * script) would see the end of the stream only when connect exits, while half-closed protocols
- * wait for it with their input still open.
+ * stdout for `connect --stdio`. process.stdout will not do on a pipe: ending it leaves descriptor 1
+ * open (libuv never closes descriptors 0–2), so whoever reads it (ssh, a script) would see the end
+ * of the stream only when connect exits, while half-closed protocols wait for it with their input
+ * still open; and its handle cannot be closed before the descriptor is (see below).
  */
 import { closeSync, fstatSync, openSync } from "node:fs";
 import { Socket } from "node:net";
