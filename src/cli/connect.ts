@@ -46,22 +46,24 @@ export function connectCommand(): Command {
     )
     .option("--stdio", "carry stdin/stdout as one connection (for ssh -o ProxyCommand)");
   addSessionOptions(command)
-    .option("--log-level <level>", "debug, info, warn, error or silent", logLevel, "info")
+    .option("--log-level <level>", "debug, info, warn, error or silent (--stdio: warn)", logLevel, "info")
     .option("--check-config", "check the settings and the files they name, print them, and exit");
   addAdminOptions(command);
   addLayeredConfig(command, "connect");
   return command.action(async (flags: ConnectFlags) => {
-    const log = new EventLog("connect", flags.logLevel);
+    // Under ssh (ProxyCommand), stderr is the user's terminal: only what needs them goes there.
+    const quiet = flags.stdio && command.getOptionValueSource("logLevel") === "default";
+    const log = new EventLog("connect", quiet ? "warn" : flags.logLevel);
     let agent: LifelineAgent;
     let config: AgentConfig;
     try {
-      if (Boolean(flags.listen) === Boolean(flags.stdio))
-        throw new Error("give exactly one of --listen and --stdio");
+      if (flags.listen && flags.stdio) throw new Error("give only one of --listen and --stdio");
       config = buildConfig(flags);
       if (flags.checkConfig) {
         process.stdout.write(`configuration OK\n${describeSettings(command)}`);
         return;
       }
+      if (!flags.listen && !flags.stdio) throw new Error("give --listen HOST:PORT or --stdio");
       agent = new LifelineAgent(config, log);
     } catch (err) {
       log.error("startup.failed", `cannot start: ${(err as Error).message}`);

@@ -105,6 +105,26 @@ test("precedence: flag over environment over file over default; --check-config p
   assert.match(line("dead-after"), /5s\s+\(default\)/);
 });
 
+test("connect --check-config needs neither --listen nor --stdio; connect itself needs one", async (t) => {
+  const dir = stateDir(t);
+  writeFileSync(join(dir, "token"), "x\n");
+  const args = [
+    "connect",
+    "--server",
+    "127.0.0.1:2598",
+    "--token-file",
+    join(dir, "token"),
+    "--state-dir",
+    dir,
+  ];
+  const checked = await runLifeline(t, [...args, "--check-config"]);
+  assert.equal(checked.code, 0, checked.stderr);
+  assert.match(checked.stdout, /^configuration OK/);
+  const started = await runLifeline(t, args);
+  assert.equal(started.code, 2);
+  assert.match(started.stderr, /give --listen HOST:PORT or --stdio/);
+});
+
 test("a bad environment value is refused, naming the variable", async (t) => {
   const result = await runLifeline(t, ["serve", "--listen", "127.0.0.1:0", "--state-dir", stateDir(t)], {
     env: { LIFELINE_SERVE_SESSION_TIMEOUT: "soon" },

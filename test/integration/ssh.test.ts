@@ -70,7 +70,8 @@ test(
       process.execPath,
       ...nodeFlags(),
       BIN,
-      ...connectArgs(proxyPort, served, stateDir(t), ["--no-fallback"], ["--stdio"]),
+      // At info, so that its resumes show on ssh's stderr (--stdio logs warnings only by default).
+      ...connectArgs(proxyPort, served, stateDir(t), ["--no-fallback", "--log-level", "info"], ["--stdio"]),
     ].join(" ");
     const ssh = spawn(
       "ssh",

@@ -29,7 +29,7 @@ test("--stdio without a reachable server and without fallback fails with its err
 });
 
 test(
-  "SIGHUP (ssh exiting) ends a --stdio session with CLOSE: serve closes it at once",
+  "SIGHUP (ssh exiting) ends a --stdio session with CLOSE: serve closes it at once; nothing is logged on the way",
   { timeout: 30_000 },
   async (t) => {
     const target = echoTarget();
@@ -45,6 +45,13 @@ test(
     const closed = await served.serve.waitFor("session.closed");
     assert.equal(closed.code, "NORMAL");
     assert.equal(served.serve.events("session.interrupted").length, 0, "not a lost link kept for 180 s");
+    await client.exited;
+    // ssh shows its ProxyCommand's stderr on the user's terminal: a working session says nothing there.
+    assert.deepEqual(
+      client.records.map((r) => r.event),
+      [],
+      "--stdio logs warnings and errors only, unless --log-level says otherwise",
+    );
   },
 );
 
