@@ -18,7 +18,15 @@ import { abort } from "../transport/abort.js";
 import { nodeEnv } from "../transport/node-env.js";
 import { UnreachableError } from "./dialer.js";
 import { stdoutStream } from "./stdout-stream.js";
-import { ClientRunner, type ChannelOutcome, type RunnerConfig } from "./runner.js";
+import { ClientRunner, RefusedError, type ChannelOutcome, type RunnerConfig } from "./runner.js";
+
+/**
+ * After the server refused this client (a wrong token, too many failures from this address), new
+ * connections are refused here for this long without asking it again: every new attempt with the
+ * same token would be refused too, and would count against the address, which other users behind
+ * the same NAT share (serve's --max-auth-failures, per minute).
+ */
+export const REFUSAL_HOLD_OFF_MS = 60_000;
 
 export interface AgentConfig extends RunnerConfig {
   /** Where local connections go when the reliability service is unavailable; undefined: no fallback. */
@@ -34,6 +42,8 @@ export class LifelineAgent {
   private starting: Promise<ClientRunner> | undefined;
   private listener: Server | undefined;
   private stopping = false;
+  /** Monotonic ms until which no new session is tried (see REFUSAL_HOLD_OFF_MS). */
+  private refusedUntil = -Infinity;
   /** What `status` and the metrics see of the sessions. */
   readonly table = new SessionTable(nodeEnv.now);
 
@@ -101,6 +111,14 @@ export class LifelineAgent {
       if (withRoom.length > 0) {
         await Promise.race(withRoom.map((runner) => runner.settled()));
         continue;
+      }
+      if (!this.starting && nodeEnv.now() < this.refusedUntil) {
+        this.log.debug("security.failed", "the server refused this client a moment ago: connection refused", {
+          server: formatHostPort(this.config.server),
+          secondsLeft: Math.ceil((this.refusedUntil - nodeEnv.now()) / 1000),
+        });
+        local.destroy();
+        return "reset";
       }
       if (!this.starting) this.noteFull();
       let fresh: ClientRunner;
@@ -179,9 +197,16 @@ export class LifelineAgent {
     if (!(err instanceof UnreachableError)) {
       // A certificate or token failure, or anything unexpected (e.g. an unwritable known-hosts file):
       // the reliability service answered, so falling back would only weaken security.
-      this.log.error("security.failed", `${err.message}; not falling back to a direct connection`, {
-        server: formatHostPort(this.config.server),
-      });
+      const refused = err instanceof RefusedError;
+      if (refused) this.refusedUntil = nodeEnv.now() + REFUSAL_HOLD_OFF_MS;
+      const holdOff = refused ? `; new connections are refused for ${REFUSAL_HOLD_OFF_MS / 1000} s` : "";
+      this.log.error(
+        "security.failed",
+        `${err.message.replace(/\.$/, "")}; not falling back to a direct connection${holdOff}`,
+        {
+          server: formatHostPort(this.config.server),
+        },
+      );
       local.destroy();
       return Promise.resolve("reset");
     }

@@ -97,7 +97,7 @@ test(
 );
 
 test(
-  "a refused token stops with a clear error, never falls back, and opens no target connection",
+  "a refused token stops with a clear error, never falls back, opens no target connection, and is not tried again for a minute",
   { timeout: 30_000 },
   async (t) => {
     const target = echoTarget();
@@ -115,6 +115,15 @@ test(
     await refusedWithoutFallback(client.connect, /AUTH_FAILED/, direct);
     await served.serve.waitFor("auth.failed");
     assert.equal(target.connections(), 0, "a wrong token opens no target connection");
+
+    // The next connections are refused at once, without asking the server again: each attempt
+    // would count against the address, which other users behind the same NAT share.
+    assert.equal(await roundTrip(client.port), undefined);
+    assert.equal(await roundTrip(client.port), undefined);
+    assert.equal(served.serve.events("auth.failed").length, 1, "the server was asked once");
+    assert.equal(client.connect.events("security.failed").length, 1, "one error, not one per connection");
+    assert.match(client.connect.events("security.failed")[0]?.msg ?? "", /refused for 60 s/);
+    assert.equal(direct.connections(), 0, "and never the fallback");
   },
 );
 
