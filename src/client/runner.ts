@@ -48,6 +48,9 @@ export const REFUSALS: readonly ErrorCode[] = ["AUTH_FAILED", "AUTH_METHOD_UNSUP
 
 export type ChannelOutcome = "closed" | "reset";
 
+/** RESET codes by which the server refuses a channel rather than ending one that ran. */
+const SERVER_REFUSALS: readonly ErrorCode[] = ["TARGET_UNKNOWN", "TARGET_UNREACHABLE", "CHANNEL_LIMIT"];
+
 export class ClientRunner implements TrackedSession {
   readonly session: ClientSession;
   readonly pump: SessionPump;
@@ -224,6 +227,19 @@ export class ClientRunner implements TrackedSession {
         this.finishChannel(event.channel, "closed");
         break;
       case "channel-reset":
+        if (event.remote && SERVER_REFUSALS.includes(event.code)) {
+          // The server's side of it is in its own log; this is the only place the client's user looks.
+          this.log.warn(
+            "channel.refused",
+            `the server refused the connection: ${event.code} (target "${this.config.target}")`,
+            {
+              session: this.sessionId,
+              channel: event.channel,
+              code: event.code,
+              target: this.config.target,
+            },
+          );
+        }
         this.finishChannel(event.channel, "reset");
         break;
       case "closed":

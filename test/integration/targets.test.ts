@@ -32,6 +32,19 @@ test("a refusing target resets only its channel", { timeout: 30_000 }, async (t)
   assert.equal(record.target, "default");
   assert.equal(serve.events("session.closed").length, 0, "the session lives on");
   assert.equal(connect.child.exitCode, null);
+  // The client's log says why too: its user may have no access to the server's.
+  const refused = await connect.waitFor("channel.refused");
+  assert.equal(refused.code, "TARGET_UNREACHABLE");
+  assert.equal(refused.target, "default");
+});
+
+test("a target name the server does not have: the client's log says so", { timeout: 30_000 }, async (t) => {
+  const { port, dir, fingerprint } = await startServe(t, await deadPort());
+  const { connect, port: local } = await startConnect(t, port, { dir, fingerprint }, ["--target", "nope"]);
+  assert.deepEqual(await untilClosed(local, "hello"), { got: "", reset: true });
+  const refused = await connect.waitFor("channel.refused");
+  assert.equal(refused.code, "TARGET_UNKNOWN");
+  assert.match(refused.msg, /TARGET_UNKNOWN \(target "nope"\)/);
 });
 
 test(
