@@ -42,6 +42,8 @@ export class LifelineAgent {
   private starting: Promise<ClientRunner> | undefined;
   private listener: Server | undefined;
   private stopping = false;
+  /** Local connections carried directly to the fallback address, open now. */
+  private directOpen = 0;
   /** Monotonic ms until which no new session is tried (see REFUSAL_HOLD_OFF_MS). */
   private refusedUntil = -Infinity;
   /** What `status` and the metrics see of the sessions. */
@@ -77,8 +79,18 @@ export class LifelineAgent {
     return outcome === "closed" ? 0 : 1;
   }
 
+  /**
+   * Healthy while running. Connections on the fallback do not make it unhealthy (they are the
+   * designed answer to an unreachable server, and a restart would not help), but they are named:
+   * they are what an administrator most needs to see.
+   */
   health(): Health {
-    return { healthy: !this.stopping, status: this.stopping ? "stopping" : "ok" };
+    const health: Health = { healthy: !this.stopping, status: this.stopping ? "stopping" : "ok" };
+    if (this.directOpen > 0 && this.config.fallback) {
+      health.directConnections = this.directOpen;
+      health.fallback = formatHostPort(this.config.fallback);
+    }
+    return health;
   }
 
   async stop(): Promise<void> {
@@ -234,6 +246,7 @@ export class LifelineAgent {
       });
       remote.once("connect", () => {
         connected = true;
+        this.directOpen++;
         remote.setTimeout(0);
         remote.setNoDelay(true);
         this.log.warn(
@@ -263,6 +276,9 @@ export class LifelineAgent {
         remote.destroy();
       });
       local.once("error", () => abort(remote));
+      remote.once("close", () => {
+        if (connected) this.directOpen--;
+      });
       let open = 2;
       const closed = (): void => {
         if (--open === 0) resolve(connected && !failed ? "closed" : "reset");

@@ -10,6 +10,13 @@ export function formatStatus(report: StatusReport): string {
   const lines = [
     `${report.role} ${report.version} (pid ${report.pid}) ${where}${local}, up ${duration(report.uptimeSeconds)}, ${health}`,
   ];
+  const direct = report.health.directConnections;
+  if (typeof direct === "number" && direct > 0) {
+    const which = direct === 1 ? "1 connection" : `${direct} connections`;
+    lines.push(
+      `  ${which} WITHOUT session reliability: carried directly to ${String(report.health.fallback)} (fallback)`,
+    );
+  }
   if (report.sessions.length === 0) lines.push("  no sessions");
   else lines.push(...table(report.sessions));
   if (report.recentlyEnded.length > 0) {
@@ -25,8 +32,8 @@ const HEADINGS = [
   "STATE",
   "AGE",
   "CHANNELS",
-  "TO PEER",
-  "FROM PEER",
+  "UNACKED",
+  "UNREAD",
   "RESUMES",
   "LAST OUTAGE",
   "RTT",

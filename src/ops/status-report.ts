@@ -5,6 +5,9 @@ export interface Health {
   healthy: boolean;
   /** "ok", or why not: "draining", "session-limit", "buffer-exhausted", "stopping". */
   status: string;
+  /** connect: local connections carried directly to the fallback address now, and where. */
+  directConnections?: number;
+  fallback?: string;
   [detail: string]: unknown;
 }
 

@@ -9,8 +9,9 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { deadPort, echoTarget, FaultProxy, listen } from "../support/net-fixtures.js";
-import { lifeline, stateDir, type LifelineProcess } from "../support/procs.js";
+import { lifeline, runLifeline, stateDir, type LifelineProcess } from "../support/procs.js";
 import { refusedWithoutFallback, startConnect, startServe } from "../support/setup.js";
+import { until } from "../support/until.js";
 
 async function roundTrip(port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
@@ -47,10 +48,23 @@ test(
       "--state-dir",
       dir,
     ]);
-    assert.equal(await roundTrip(await client.port()), "hello");
+    const localPort = await client.port();
+    assert.equal(await roundTrip(localPort), "hello");
     const used = await client.waitFor("fallback.used");
     assert.match(used.msg, /WITHOUT session reliability/);
     assert.equal(direct.connections(), 1);
+
+    // While one is open, `lifeline status` names it.
+    const open = connect(localPort, "127.0.0.1");
+    t.after(() => open.destroy());
+    await until(() => client.events("fallback.used").length === 2, "the second connection on the fallback");
+    const status = await runLifeline(t, ["status", "--state-dir", dir]);
+    assert.match(
+      status.stdout,
+      new RegExp(
+        `1 connection WITHOUT session reliability: carried directly to 127\\.0\\.0\\.1:${directPort}`,
+      ),
+    );
   },
 );
 

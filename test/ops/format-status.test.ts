@@ -49,7 +49,7 @@ test("a suspended session shows its countdown; a connected one its outage, buffe
   );
   assert.match(
     lines[1] as string,
-    /SESSION\s+PEER\s+STATE\s+AGE\s+CHANNELS\s+TO PEER\s+FROM PEER\s+RESUMES\s+LAST OUTAGE\s+RTT/,
+    /SESSION\s+PEER\s+STATE\s+AGE\s+CHANNELS\s+UNACKED\s+UNREAD\s+RESUMES\s+LAST OUTAGE\s+RTT/,
   );
   assert.match(
     lines[2] as string,
@@ -89,4 +89,20 @@ test("ended sessions say how they ended; an unhealthy process says why; a connec
   assert.match(text, /recently ended:/);
   assert.match(text, /expired 2m0s ago/);
   assert.match(text, /closed \(GOING_AWAY\) 5s ago/);
+});
+
+test("a connect agent names the connections it carries on the fallback, without session reliability", () => {
+  const text = formatStatus(
+    report({
+      role: "connect",
+      server: "gw.example:2598",
+      health: { healthy: true, status: "ok", directConnections: 2, fallback: "gw.example:1494" },
+    }),
+  );
+  const lines = text.split("\n");
+  assert.match(lines[0] as string, /, healthy$/);
+  assert.equal(
+    lines[1],
+    "  2 connections WITHOUT session reliability: carried directly to gw.example:1494 (fallback)",
+  );
 });
