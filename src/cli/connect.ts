@@ -1,5 +1,5 @@
 /** `lifeline connect`: flags → AgentConfig → local listener or stdio. */
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { DEFAULT_LIMITS, resolveLimits } from "../core/index.js";
 import { LifelineAgent, type AgentConfig } from "../client/agent.js";
 import { findToken } from "../client/token.js";
@@ -11,7 +11,7 @@ import { describeSettings } from "./describe-settings.js";
 import { addLayeredConfig } from "./layered-config.js";
 import { EventLog, type LogLevel } from "../ops/log.js";
 import { DEFAULT_TARGET } from "../server/targets.js";
-import { addTrustOptions, durationOption, hostPort, logLevel, sizeOption } from "./options.js";
+import { addTrustOptions, durationOption, hostPort, logLevel, MAX_WINDOW, sizeOption } from "./options.js";
 
 /** The flags of a client session (`connect` and `attach`). */
 export interface SessionFlags {
@@ -123,10 +123,10 @@ export function addSessionOptions(command: Command): Command {
     .option("--server <host[:port]>", "the lifeline server (port 2598 by default); required", hostPort(2598))
     .option("--target <name>", "the server-side target to reach", DEFAULT_TARGET);
   return addTrustOptions(command)
-    .option(
-      "--fallback <host:port>",
-      "direct address when the reliability service is down (default: server host, port 1494)",
-      hostPort(1494),
+    .addOption(
+      new Option("--fallback <host:port>", "direct address when the reliability service is down")
+        .argParser(hostPort(1494))
+        .default(undefined, "<server host>:1494"),
     )
     .option("--no-fallback", "never connect directly; fail instead")
     .addOption(
@@ -136,7 +136,9 @@ export function addSessionOptions(command: Command): Command {
         DEFAULT_LIMITS.sendBudget,
       ),
     )
-    .addOption(sizeOption("--window <bytes>", "receive window per channel", DEFAULT_LIMITS.receiveWindow))
+    .addOption(
+      sizeOption("--window <bytes>", "receive window per channel", DEFAULT_LIMITS.receiveWindow, MAX_WINDOW),
+    )
     .addOption(durationOption("--dial-timeout <duration>", "time allowed for one connection attempt", 5000));
 }
 

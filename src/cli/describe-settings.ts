@@ -9,8 +9,14 @@ export function describeSettings(command: Command): string {
     if (option.negate || option.long === "--check-config") continue;
     const attribute = option.attributeName();
     const value = command.getOptionValue(attribute) as unknown;
-    const source = command.getOptionValueSource(attribute) ?? "unset";
-    rows.push([(option.long ?? "").slice(2), show(option, value), source]);
+    let shown = show(option, value);
+    let source = command.getOptionValueSource(attribute) ?? "unset";
+    // What applies when nothing is set, where the value itself is worked out at start.
+    if (shown === "-" && option.defaultValueDescription && (source === "unset" || source === "default")) {
+      shown = option.defaultValueDescription;
+      source = "default";
+    }
+    rows.push([(option.long ?? "").slice(2), shown, source]);
   }
   const width = Math.max(...rows.map(([key]) => (key as string).length));
   return rows

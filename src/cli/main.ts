@@ -1,5 +1,5 @@
 /** Command-line entry point: parses arguments and hands over to the roles. */
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Help, type Option } from "commander";
 import { attachCommand } from "./attach.js";
 import { connectCommand } from "./connect.js";
 import { demoCommand } from "./demo.js";
@@ -9,8 +9,20 @@ import { serveCommand } from "./serve.js";
 import { statusCommand } from "./status.js";
 import { VERSION } from "../ops/version.js";
 
+/**
+ * Help that also shows the default of an option whose value is worked out at start (a file in the
+ * state directory, the server's host): commander shows only defaults that are values.
+ */
+const help = {
+  optionDescription(this: Help, option: Option): string {
+    const text = Help.prototype.optionDescription.call(this, option);
+    const computed = option.defaultValue === undefined && option.defaultValueDescription;
+    return computed ? `${text} (default: ${option.defaultValueDescription})` : text;
+  },
+};
+
 export function buildProgram(): Command {
-  return new Command("lifeline")
+  const program = new Command("lifeline")
     .description(
       "Session reliability for any TCP protocol: a TLS tunnel whose sessions survive link loss, roaming and silent black-holes.",
     )
@@ -23,6 +35,8 @@ export function buildProgram(): Command {
     .addCommand(hostCommand())
     .addCommand(attachCommand())
     .addCommand(demoCommand());
+  for (const command of program.commands) command.configureHelp(help);
+  return program;
 }
 
 try {

@@ -20,18 +20,22 @@ function wrap<T>(parse: (text: string) => T): (text: string) => T {
 export const hostPort = (defaultPort?: number): ((text: string) => HostPort) =>
   wrap((text) => parseHostPort(text, defaultPort));
 export const duration = wrap((text) => atLeastOne(parseDuration(text, "s"), text, "a duration"));
-export const size = wrap((text) => atLeastOne(parseSize(text), text, "a size"));
 /** A repeatable `--pin`, checked as it is given. */
 export const pins = (value: string, previous: string[] = []): string[] => [
   ...previous,
   wrap(parsePin)(value),
 ];
-export const positiveInt = wrap((text) => {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1)
-    throw new Error(`expected a whole number ≥ 1, got ${JSON.stringify(text)}`);
-  return n;
-});
+/** A whole number from 1 to `max`. */
+export const countUpTo = (max: number): ((text: string) => number) =>
+  wrap((text) => {
+    const n = Number(text);
+    if (!Number.isSafeInteger(n) || n < 1 || n > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? "≥ 1" : `from 1 to ${max}`;
+      throw new Error(`expected a whole number ${range}, got ${JSON.stringify(text)}`);
+    }
+    return n;
+  });
+export const positiveInt = countUpTo(Number.MAX_SAFE_INTEGER);
 export const portNumber = wrap((text) => {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > 65535)
@@ -69,10 +73,23 @@ export function durationOption(
     .default(defaultMs, formatDuration(defaultMs));
 }
 
-/** A size flag whose help shows its default in human units. */
-export function sizeOption(flags: string, description: string, defaultBytes: number): Option {
-  return new Option(flags, description).argParser(size).default(defaultBytes, formatSize(defaultBytes));
+/** A size flag whose help shows its default in human units; `maxBytes` where the protocol sets a bound. */
+export function sizeOption(
+  flags: string,
+  description: string,
+  defaultBytes: number,
+  maxBytes = Number.MAX_SAFE_INTEGER,
+): Option {
+  const parse = wrap((text) => {
+    const bytes = atLeastOne(parseSize(text), text, "a size");
+    if (bytes > maxBytes) throw new Error(`expected at most ${maxBytes} bytes, got ${JSON.stringify(text)}`);
+    return bytes;
+  });
+  return new Option(flags, description).argParser(parse).default(defaultBytes, formatSize(defaultBytes));
 }
+
+/** The protocol's largest receive window (a u32 of bytes). */
+export const MAX_WINDOW = 2 ** 32 - 1;
 
 /** How a client command trusts the server and finds its token: the same flags for connect and doctor. */
 export function addTrustOptions(command: Command): Command {
@@ -81,13 +98,20 @@ export function addTrustOptions(command: Command): Command {
       "--ca <file>",
       "trust server certificates signed by this CA bundle (or this self-signed certificate)",
     )
-    .option(
-      "--pin <sha256:...>",
-      "trust only a server certificate with this SHA-256 fingerprint; repeatable (the old and the new one during a rotation)",
-      pins,
-      [],
+    .addOption(
+      new Option(
+        "--pin <sha256:...>",
+        "trust only a server certificate with this SHA-256 fingerprint; repeatable (the old and the new one during a rotation)",
+      )
+        .argParser(pins)
+        .default([], "none"),
     )
-    .option("--known-hosts <file>", "trust-on-first-use store (default: known_hosts in the state directory)")
+    .addOption(
+      new Option("--known-hosts <file>", "trust-on-first-use store").default(
+        undefined,
+        "<state-dir>/known_hosts",
+      ),
+    )
     .option("--token-file <file>", "file holding the client token (or set LIFELINE_TOKEN)")
     .option(
       "--state-dir <dir>",

@@ -1,7 +1,13 @@
 /** `lifeline serve`: flags, environment and config file → ServerConfig → a running LifelineServer. */
 import { existsSync } from "node:fs";
 import { Command, Option } from "commander";
-import { DEFAULT_LIMITS, DEFAULT_SERVER_PARAMS, resolveLimits, resolveServerParams } from "../core/index.js";
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_SERVER_PARAMS,
+  MAX_CHANNELS_PER_SESSION,
+  resolveLimits,
+  resolveServerParams,
+} from "../core/index.js";
 import { EventLog, type LogLevel } from "../ops/log.js";
 import {
   defaultStateDir,
@@ -19,7 +25,17 @@ import { CertificateExpiryWatch, expiryNotice } from "../ops/certificate-expiry.
 import { addAdminOptions, startAdmin, type AdminFlags } from "./admin.js";
 import { describeSettings } from "./describe-settings.js";
 import { addLayeredConfig, rereadConfigFile, type Reread } from "./layered-config.js";
-import { collect, durationOption, hostPort, logLevel, positiveInt, sizeOption, target } from "./options.js";
+import {
+  collect,
+  countUpTo,
+  durationOption,
+  hostPort,
+  logLevel,
+  MAX_WINDOW,
+  positiveInt,
+  sizeOption,
+  target,
+} from "./options.js";
 
 /** Session timers travel as 32-bit milliseconds. */
 const MAX_SESSION_TIMEOUT_MS = 0xffff_ffff;
@@ -57,24 +73,40 @@ export function serveCommand(): Command {
         .argParser(hostPort(2598))
         .default({ host: "0.0.0.0", port: 2598 }, "0.0.0.0:2598"),
     )
-    .option(
-      "--target <[name=]host:port>",
-      'a target clients may reach, by name ("default" if unnamed); repeatable',
-      target,
-      [],
+    .addOption(
+      new Option(
+        "--target <[name=]host:port>",
+        'a target clients may reach, by name ("default" if unnamed); repeatable',
+      )
+        .argParser(target)
+        .default([], "default=127.0.0.1:1494"),
     )
-    .option("--cert <file>", "TLS certificate (PEM); default: a self-signed one kept in the state directory")
-    .option("--key <file>", "TLS private key (PEM), with --cert")
-    .option(
-      "--tokens <file>",
-      "accepted client tokens, one per line; default: a generated one in the state directory",
+    .addOption(
+      new Option("--cert <file>", "TLS certificate (PEM)").default(
+        undefined,
+        "<state-dir>/server.crt, self-signed, made on first start",
+      ),
+    )
+    .addOption(
+      new Option("--key <file>", "TLS private key (PEM), with --cert").default(
+        undefined,
+        "<state-dir>/server.key",
+      ),
+    )
+    .addOption(
+      new Option("--tokens <file>", "accepted client tokens, one per line").default(
+        undefined,
+        "<state-dir>/tokens, made with one token on first start",
+      ),
     )
     .option("--state-dir <dir>", "where generated certificate and tokens are kept", defaultStateDir())
-    .option(
-      "--cert-name <name>",
-      "another DNS name for the generated certificate (for clients using --ca); repeatable",
-      collect,
-      [],
+    .addOption(
+      new Option(
+        "--cert-name <name>",
+        "another DNS name for the generated certificate (for clients using --ca); repeatable",
+      )
+        .argParser(collect)
+        .default([], "none"),
     )
     .addOption(
       durationOption(
@@ -100,10 +132,17 @@ export function serveCommand(): Command {
     .addOption(
       sizeOption("--buffer <bytes>", "replay buffer per session (4MiB, 64k, ...)", DEFAULT_LIMITS.sendBudget),
     )
-    .addOption(sizeOption("--window <bytes>", "receive window per channel", DEFAULT_LIMITS.receiveWindow))
+    .addOption(
+      sizeOption("--window <bytes>", "receive window per channel", DEFAULT_LIMITS.receiveWindow, MAX_WINDOW),
+    )
     .option("--max-sessions <n>", "most sessions at once", positiveInt, 10_000)
     .addOption(sizeOption("--global-buffer <bytes>", "replay buffer of all sessions together", 1024 ** 3))
-    .option("--max-channels <n>", "most channels per session", positiveInt, DEFAULT_SERVER_PARAMS.maxChannels)
+    .option(
+      "--max-channels <n>",
+      "most channels per session",
+      countUpTo(MAX_CHANNELS_PER_SESSION),
+      DEFAULT_SERVER_PARAMS.maxChannels,
+    )
     .addOption(
       durationOption(
         "--handshake-timeout <duration>",
@@ -117,10 +156,13 @@ export function serveCommand(): Command {
       positiveInt,
       10,
     )
-    .option(
-      "--max-unauthenticated-per-address <n>",
-      "connections one source address may have waiting for or in their handshake (default: half of all places for them, max(4096, max-sessions))",
-      positiveInt,
+    .addOption(
+      new Option(
+        "--max-unauthenticated-per-address <n>",
+        "connections one source address may have waiting for or in their handshake",
+      )
+        .argParser(positiveInt)
+        .default(undefined, "half of max(4096, max-sessions)"),
     )
     .addOption(
       durationOption(

@@ -53,8 +53,9 @@ export class TokenSet {
   }
 
   static fromFile(path: string): TokenSet {
+    const text = readSetting("tokens", path); // its errors name the setting and the file already
     try {
-      return new TokenSet(tokenLines(readSetting("tokens", path)));
+      return new TokenSet(tokenLines(text));
     } catch (err) {
       throw new Error(`tokens (${path}): ${(err as Error).message}`, { cause: err });
     }

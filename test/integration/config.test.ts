@@ -125,6 +125,38 @@ test("connect --check-config needs neither --listen nor --stdio; connect itself 
   assert.match(started.stderr, /give --listen HOST:PORT or --stdio/);
 });
 
+test("errors name the flag and the file once; --check-config shows the defaults worked out at start", async (t) => {
+  const dir = stateDir(t);
+  const missing = join(dir, "no-such-tokens");
+  const tokens = await runLifeline(t, ["serve", "--state-dir", dir, "--tokens", missing, "--check-config"]);
+  assert.equal(tokens.code, 2);
+  assert.equal(tokens.stderr.split(`tokens (${missing})`).length - 1, 1, tokens.stderr);
+  const channels = await runLifeline(t, [
+    "serve",
+    "--state-dir",
+    dir,
+    "--max-channels",
+    "5000",
+    "--check-config",
+  ]);
+  assert.equal(channels.code, 2);
+  assert.match(
+    channels.stderr,
+    /--max-channels <n>' argument '5000' is invalid\. expected a whole number from 1 to 1024/,
+  );
+  const window = await runLifeline(t, ["serve", "--state-dir", dir, "--window", "5GiB", "--check-config"]);
+  assert.match(
+    window.stderr,
+    /--window <bytes>' argument '5GiB' is invalid\. expected at most 4294967295 bytes/,
+  );
+  const defaults = await runLifeline(t, ["serve", "--state-dir", dir, "--check-config"]);
+  assert.match(defaults.stdout, /\n {2}target +default=127\.0\.0\.1:1494 {2}\(default\)\n/);
+  assert.match(
+    defaults.stdout,
+    /\n {2}tokens +<state-dir>\/tokens, made with one token on first start {2}\(default\)\n/,
+  );
+});
+
 test("a bad environment value is refused, naming the variable", async (t) => {
   const result = await runLifeline(t, ["serve", "--listen", "127.0.0.1:0", "--state-dir", stateDir(t)], {
     env: { LIFELINE_SERVE_SESSION_TIMEOUT: "soon" },
