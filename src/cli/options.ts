@@ -88,6 +88,16 @@ export function sizeOption(
   return new Option(flags, description).argParser(parse).default(defaultBytes, formatSize(defaultBytes));
 }
 
+/** A flag that may be given several times, each value checked by `parse`; `none` says what applies without it. */
+export function repeatableOption(
+  flags: string,
+  description: string,
+  parse: (value: string, previous: string[]) => string[],
+  none = "none",
+): Option {
+  return new Option(flags, description).argParser(parse).default([], none);
+}
+
 /** The protocol's largest receive window (a u32 of bytes). */
 export const MAX_WINDOW = 2 ** 32 - 1;
 
@@ -99,12 +109,11 @@ export function addTrustOptions(command: Command): Command {
       "trust server certificates signed by this CA bundle (or this self-signed certificate)",
     )
     .addOption(
-      new Option(
+      repeatableOption(
         "--pin <sha256:...>",
         "trust only a server certificate with this SHA-256 fingerprint; repeatable (the old and the new one during a rotation)",
-      )
-        .argParser(pins)
-        .default([], "none"),
+        pins,
+      ),
     )
     .addOption(
       new Option("--known-hosts <file>", "trust-on-first-use store").default(

@@ -33,6 +33,7 @@ import {
   logLevel,
   MAX_WINDOW,
   positiveInt,
+  repeatableOption,
   sizeOption,
   target,
 } from "./options.js";
@@ -74,12 +75,12 @@ export function serveCommand(): Command {
         .default({ host: "0.0.0.0", port: 2598 }, "0.0.0.0:2598"),
     )
     .addOption(
-      new Option(
+      repeatableOption(
         "--target <[name=]host:port>",
         'a target clients may reach, by name ("default" if unnamed); repeatable',
-      )
-        .argParser(target)
-        .default([], "default=127.0.0.1:1494"),
+        target,
+        "default=127.0.0.1:1494",
+      ),
     )
     .addOption(
       new Option("--cert <file>", "TLS certificate (PEM)").default(
@@ -101,12 +102,11 @@ export function serveCommand(): Command {
     )
     .option("--state-dir <dir>", "where generated certificate and tokens are kept", defaultStateDir())
     .addOption(
-      new Option(
+      repeatableOption(
         "--cert-name <name>",
         "another DNS name for the generated certificate (for clients using --ca); repeatable",
-      )
-        .argParser(collect)
-        .default([], "none"),
+        collect,
+      ),
     )
     .addOption(
       durationOption(
