@@ -112,9 +112,22 @@ function configurable(command: Command): Map<string, Option[]> {
   return byKey;
 }
 
-/** Applies `LIFELINE_<ROLE>_<KEY>` variables to every option not set on the command line. */
+/**
+ * Applies `LIFELINE_<ROLE>_<KEY>` variables to every option not set on the command line. One with
+ * that prefix that names no setting is refused, as an unknown key in the file is: a misspelt
+ * variable would otherwise leave its setting at the default without a word.
+ */
 export function applyEnvironment(command: Command, role: string, env: NodeJS.ProcessEnv): void {
-  for (const [key, options] of configurable(command)) {
+  const settings = configurable(command);
+  const known = new Set([...settings.keys(), "config"].map((key) => envName(role, key)));
+  const prefix = envName(role, "");
+  for (const name of Object.keys(env)) {
+    if (name.startsWith(prefix) && !known.has(name))
+      throw new ConfigError(
+        `environment variable ${name} is not a setting of lifeline ${role}; known: ${[...known].join(", ")}`,
+      );
+  }
+  for (const [key, options] of settings) {
     const name = envName(role, key);
     const text = env[name];
     if (text === undefined) continue;

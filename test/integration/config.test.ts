@@ -169,6 +169,17 @@ test("a bad environment value is refused, naming the variable", async (t) => {
   assert.doesNotMatch(result.stderr, /"event":"listening"/);
 });
 
+test("a misspelt environment variable is refused, as an unknown key in the file is", async (t) => {
+  const result = await runLifeline(t, ["serve", "--state-dir", stateDir(t), "--check-config"], {
+    env: { LIFELINE_SERVE_SESION_TIMEOUT: "90s" },
+  });
+  assert.equal(result.code, 2);
+  assert.match(
+    result.stderr,
+    /environment variable LIFELINE_SERVE_SESION_TIMEOUT is not a setting of lifeline serve/,
+  );
+});
+
 test("dead-after must exceed keepalive, in the flags' own names", async (t) => {
   const result = await serveWith(t, "keepalive: 5s\ndead-after: 5s\n");
   assertRefusedAtStart(result, /dead-after \(5000 ms\) must be longer than keepalive \(5000 ms\)/);
