@@ -32,7 +32,11 @@ export class AdminServer {
   /** Serves /metrics and /healthz on a TCP address; resolves with the bound address. */
   async listenHttp(address: HostPort): Promise<AddressInfo> {
     const server = this.serve(false);
-    await bind(server, () => server.listen(address.port, address.host), formatHostPort(address));
+    await bind(
+      server,
+      () => server.listen(address.port, address.host),
+      `${formatHostPort(address)} (--metrics)`,
+    );
     return server.address() as AddressInfo;
   }
 
@@ -49,7 +53,7 @@ export class AdminServer {
       throw new Error(`admin socket ${path} is in use by another running process`);
     if (existing) unlinkSync(path); // left behind by a process that did not exit cleanly
     const server = this.serve(true);
-    await bind(server, () => server.listen(path), path);
+    await bind(server, () => server.listen(path), `${path} (--admin-socket)`);
     chmodSync(path, 0o600);
     this.socketPath = path;
   }
