@@ -17,19 +17,17 @@ test("npm start passes SIGTERM on to serve, which stops cleanly", { timeout: 60_
     stdio: ["ignore", "ignore", "pipe"],
   });
   const proc = new LifelineProcess(npm);
-  let servePid: number | undefined;
+  t.after(() => proc.kill());
+  const socket = await proc.waitFor("admin.listening", (r) => r.endpoint === "socket");
+  const servePid = Number(/serve-(\d+)\.sock$/.exec(String(socket.path))?.[1]);
   // Should npm's signal not reach serve, the test still ends it, by the PID its admin socket names.
   t.after(() => {
-    proc.kill();
-    if (servePid === undefined) return;
     try {
       process.kill(servePid, "SIGKILL");
     } catch {
       // gone, as it should be
     }
   });
-  const socket = await proc.waitFor("admin.listening", (r) => r.endpoint === "socket");
-  servePid = Number(/serve-(\d+)\.sock$/.exec(String(socket.path))?.[1]);
   assert.ok(servePid > 0 && servePid !== npm.pid, "serve runs in a process of its own");
 
   npm.kill("SIGTERM");
