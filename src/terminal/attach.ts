@@ -62,6 +62,11 @@ export class TerminalAttach {
   private suspended = false;
   private deadline = 0;
   private keystrokes = 0;
+  /**
+   * Keystrokes sent since the host's last output. When keepalives find the link dead, those typed
+   * into it after it went silent were never answered: they wait for the resume like later ones.
+   */
+  private unanswered = 0;
   private inputStopped = false;
   /** Keystrokes typed while input is stopped, to send, in order, when it may go on. */
   private held: Buffer[] = [];
@@ -158,7 +163,7 @@ export class TerminalAttach {
     while (this.held.length > 0 && !this.inputStopped) {
       const bytes = this.held.shift() as Buffer;
       this.heldBytes -= bytes.length;
-      this.send({ type: "input", bytes });
+      this.sendInput(bytes);
     }
     if (this.inputStopped) return;
     this.options.input.resume();
@@ -185,8 +190,13 @@ export class TerminalAttach {
       this.drawStatus();
       return;
     }
-    this.send({ type: "input", bytes });
+    this.sendInput(bytes);
     if (this.suspended) this.drawStatus();
+  }
+
+  private sendInput(bytes: Buffer): void {
+    if (!this.suspended) this.unanswered += bytes.length;
+    this.send({ type: "input", bytes });
   }
 
   /** Ctrl-] d detaches (the host session keeps running), Ctrl-] f drops the link (demo), Ctrl-] Ctrl-] sends one. */
@@ -232,7 +242,7 @@ export class TerminalAttach {
         this.early = undefined;
         if (this.resizedEarly) this.send({ type: "resize", size: this.size() });
         this.resizedEarly = false;
-        for (const bytes of early) this.send({ type: "input", bytes });
+        for (const bytes of early) this.sendInput(bytes);
         if (!this.inputStopped) this.options.input.resume();
         break;
       }
@@ -242,6 +252,7 @@ export class TerminalAttach {
         this.options.output.write(formatSessions(message.sessions), () => this.finish(0));
         break;
       case "output":
+        this.unanswered = 0;
         this.options.output.write(message.bytes);
         // Output may have scrolled the status line away or written over it.
         if (this.suspended || this.inputStopped) this.drawStatus();
@@ -267,7 +278,8 @@ export class TerminalAttach {
     switch (event) {
       case "link.lost":
         this.suspended = true;
-        this.keystrokes = this.heldBytes; // held already: buffered like what comes next
+        // Held already, or typed into the link after it went silent: buffered like what comes next.
+        this.keystrokes = this.heldBytes + this.unanswered;
         this.deadline = Date.now() + Number(fields.secondsLeft ?? 0) * 1000;
         this.drawStatus();
         clearInterval(this.ticker);

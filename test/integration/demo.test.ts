@@ -42,11 +42,14 @@ test(
     await terminal.waitFor(/^before-7$/m);
 
     process.kill(pid, "SIGUSR1");
-    // Nothing is closed: the link just goes silent, and keepalives find out within the default 5 s.
-    await terminal.waitFor(/connection lost, reconnecting, \d+ s left/, 15_000);
+    // Typed into the silent link before anything noticed: counted as buffered once keepalives find
+    // out (within the default 5 s), as what is typed after.
+    terminal.type("echo early-$((1+1))\r");
+    await terminal.waitFor(/connection lost, reconnecting, \d+ s left, 20 keystrokes buffered/, 15_000);
     terminal.type("echo during-$((5+6))\r");
     await terminal.waitFor(/^during-11$/m, 20_000);
     await terminal.waitFor(/^(?![\s\S]*connection lost)/);
+    assert.equal(terminal.screen().split("\nearly-2\n").length - 1, 1);
     assert.equal(terminal.screen().split("\nduring-11\n").length - 1, 1);
 
     terminal.press("C-]", "d");
