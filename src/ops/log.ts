@@ -3,6 +3,7 @@
  * catalogue in docs/EVENTS.md. Admins read these the way the seed's admin reads the event viewer.
  */
 import { pino, type Logger } from "pino";
+import pinoPretty from "pino-pretty";
 
 /** Every log event code, each documented in docs/EVENTS.md (a test checks). */
 export const EVENT_CODES = [
@@ -89,14 +90,34 @@ function boundedStderr(onDrop: () => void): LogDestination {
   };
 }
 
+/**
+ * stderr for a person at a terminal: time, level, event code and message on one line, then the
+ * other fields. Written at once, as the JSON is: a line must not wait, nor be lost at exit.
+ */
+function readableStderr(): LogDestination {
+  return pinoPretty({
+    destination: 2,
+    sync: true,
+    colorize: true,
+    translateTime: "SYS:HH:MM:ss.l",
+    ignore: "pid,hostname,role,event",
+    messageFormat: "{event}: {msg}",
+    singleLine: true,
+  });
+}
+
 export class EventLog {
   private readonly logger: Logger;
   private readonly observers: EventObserver[] = [];
   private dropped = 0;
 
-  /** Logs to `destination`, by default stderr with a bound on what waits for its reader. */
+  /**
+   * Logs to `destination`. By default: stderr, as JSON lines with a bound on what waits for their
+   * reader; or, when stderr is a terminal, as lines for a person to read.
+   */
   constructor(role: string, level: LogLevel = "info", destination?: LogDestination) {
-    const out = destination ?? boundedStderr(() => this.dropped++);
+    const out =
+      destination ?? (process.stderr.isTTY ? readableStderr() : boundedStderr(() => this.dropped++));
     // If whoever reads the log goes away (EPIPE), the service carries on without its log.
     out.on("error", () => undefined);
     this.logger = pino({ level, base: { role }, messageKey: "msg" }, out);

@@ -13,7 +13,10 @@ import { Duplex } from "node:stream";
 import { readFileSync } from "node:fs";
 import { ClientRunner } from "../../src/client/runner.js";
 import { EventLog } from "../../src/ops/log.js";
+import { lifelineArgs } from "../../src/cli/command.js";
 import { listen } from "../support/net-fixtures.js";
+import { runLifeline, stateDir } from "../support/procs.js";
+import { TmuxTerminal } from "../support/tmux.js";
 import { startConnect, startServe } from "../support/setup.js";
 import { until } from "../support/until.js";
 
@@ -119,5 +122,27 @@ test(
       grownMiB < 128,
       `the process grew by ${grownMiB.toFixed(0)} MiB while writing 64 MiB of log lines`,
     );
+  },
+);
+
+test(
+  "on a terminal the log is lines for a person; through a pipe it is JSON",
+  { timeout: 30_000 },
+  async (t) => {
+    const taken = createServer();
+    const port = await listen(t, taken);
+    const args = ["serve", "--listen", `127.0.0.1:${port}`, "--state-dir", stateDir(t)];
+    // A start that fails by itself (the port is taken), so that nothing is left running.
+    const terminal = TmuxTerminal.start(t, [process.execPath, ...lifelineArgs(args)], {
+      cols: 200,
+      rows: 30,
+    });
+    const screen = await terminal.waitFor(
+      /ERROR: startup\.failed: cannot start: cannot listen on 127\.0\.0\.1:\d+/,
+    );
+    assert.match(screen, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: certificate\.created: /m);
+    assert.doesNotMatch(screen, /"level":/);
+    const piped = await runLifeline(t, args);
+    assert.match(piped.stderr, /^\{"level":50,.*"event":"startup\.failed"/m);
   },
 );
