@@ -27,7 +27,7 @@ export function addAdminOptions(command: Command): Command {
     .addOption(
       new Option("--admin-socket <path>", "Unix socket for `lifeline status` (mode 0600)").default(
         undefined,
-        "<state-dir>/admin/<role>-<pid>.sock",
+        `<state-dir>/admin/${command.name()}-<pid>.sock`,
       ),
     )
     .option("--no-admin-socket", "do not open the admin socket");

@@ -52,8 +52,9 @@ export function connectCommand(): Command {
   addLayeredConfig(command, "connect");
   return command.action(async (flags: ConnectFlags) => {
     // Under ssh (ProxyCommand), stderr is the user's terminal: only what needs them goes there.
-    const quiet = flags.stdio && command.getOptionValueSource("logLevel") === "default";
-    const log = new EventLog("connect", quiet ? "warn" : flags.logLevel);
+    if (flags.stdio && command.getOptionValueSource("logLevel") === "default")
+      command.setOptionValueWithSource("logLevel", "warn", "default");
+    const log = new EventLog("connect", command.getOptionValue("logLevel") as LogLevel);
     let agent: LifelineAgent;
     let config: AgentConfig;
     try {

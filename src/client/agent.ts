@@ -21,10 +21,10 @@ import { stdoutStream } from "./stdout-stream.js";
 import { ClientRunner, RefusedError, type ChannelOutcome, type RunnerConfig } from "./runner.js";
 
 /**
- * After the server refused this client (a wrong token, too many failures from this address), new
- * connections are refused here for this long without asking it again: every new attempt with the
- * same token would be refused too, and would count against the address, which other users behind
- * the same NAT share (serve's --max-auth-failures, per minute).
+ * After the server refused this client's token (or its method), new connections are refused here
+ * for this long without asking it again: every new attempt with the same token would be refused
+ * too, and would count against the address, which other users behind the same NAT share (serve's
+ * --max-auth-failures, per minute).
  */
 export const REFUSAL_HOLD_OFF_MS = 60_000;
 
@@ -209,7 +209,9 @@ export class LifelineAgent {
     if (!(err instanceof UnreachableError)) {
       // A certificate or token failure, or anything unexpected (e.g. an unwritable known-hosts file):
       // the reliability service answered, so falling back would only weaken security.
-      const refused = err instanceof RefusedError;
+      // Not after RATE_LIMITED: the server counts nothing against the address for those, and lifts its
+      // block on its own clock, which a hold-off here would only outlast.
+      const refused = err instanceof RefusedError && err.code !== "RATE_LIMITED";
       if (refused) this.refusedUntil = nodeEnv.now() + REFUSAL_HOLD_OFF_MS;
       const holdOff = refused ? `; new connections are refused for ${REFUSAL_HOLD_OFF_MS / 1000} s` : "";
       this.log.error(

@@ -41,7 +41,15 @@ export interface RunnerConfig {
 }
 
 /** The server refused this client (token, method, rate limit): falling back would be a downgrade. */
-export class RefusedError extends SecurityError {}
+export class RefusedError extends SecurityError {
+  constructor(
+    message: string,
+    /** The server's CLOSE code: one of REFUSALS. */
+    readonly code: ErrorCode,
+  ) {
+    super(message);
+  }
+}
 
 /** CLOSE codes by which a server refuses this client, as opposed to being unable to take it now. */
 export const REFUSALS: readonly ErrorCode[] = ["AUTH_FAILED", "AUTH_METHOD_UNSUPPORTED", "RATE_LIMITED"];
@@ -254,7 +262,7 @@ export class ClientRunner implements TrackedSession {
     if (this.pendingStart) {
       const refused = REFUSALS.includes(code);
       const message = `the server refused the session: ${code}${reason ? ` (${reason})` : ""}`;
-      this.pendingStart.reject(refused ? new RefusedError(message) : new UnreachableError(message));
+      this.pendingStart.reject(refused ? new RefusedError(message, code) : new UnreachableError(message));
       this.pendingStart = undefined;
     } else if (code === "SESSION_EXPIRED") {
       this.log.warn(

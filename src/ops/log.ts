@@ -91,8 +91,8 @@ function boundedStderr(onDrop: () => void): LogDestination {
 }
 
 /**
- * stderr for a person at a terminal: time, level, event code and message on one line, then the
- * other fields. Written at once, as the JSON is: a line must not wait, nor be lost at exit.
+ * stderr for a person at a terminal: time, level, role, event code and message on one line, then
+ * the other fields. Written at once, as the JSON is: a line must not wait, nor be lost at exit.
  */
 function readableStderr(): LogDestination {
   return pinoPretty({
@@ -101,7 +101,9 @@ function readableStderr(): LogDestination {
     colorize: true,
     translateTime: "SYS:HH:MM:ss.l",
     ignore: "pid,hostname,role,event",
-    messageFormat: "{event}: {msg}",
+    messageFormat: "{role} {event}: {msg}",
+    // A terminal in raw mode (ssh's, around connect --stdio) moves to the next row only on \r\n.
+    crlf: true,
     singleLine: true,
   });
 }

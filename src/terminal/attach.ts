@@ -287,6 +287,7 @@ export class TerminalAttach {
         break;
       case "session.resumed":
         this.suspended = false;
+        this.unanswered = 0; // what was typed before went through with the replay
         clearInterval(this.ticker);
         this.clearStatus();
         this.drawStatus(); // the line for input still stopped, if it is

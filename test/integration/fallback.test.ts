@@ -3,7 +3,7 @@
  * be reached, a clear error and a non-zero exit when neither path works, and never a fallback after
  * a wrong certificate pin or a refused token.
  */
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -25,6 +25,13 @@ async function roundTrip(port: number): Promise<string | undefined> {
     socket.once("close", () => resolve(undefined));
     socket.once("error", () => resolve(undefined));
   });
+}
+
+/** A token file holding a token serve does not know. */
+function wrongTokenFile(t: TestContext): string {
+  const file = join(stateDir(t), "wrong");
+  writeFileSync(file, "not-the-token\n");
+  return file;
 }
 
 test(
@@ -117,11 +124,9 @@ test(
     const target = echoTarget();
     const served = await startServe(t, await listen(t, target.server));
     const direct = echoTarget();
-    const dir = stateDir(t);
-    writeFileSync(join(dir, "wrong"), "not-the-token\n");
     const client = await startConnect(t, served.port, served, [
       "--token-file",
-      join(dir, "wrong"),
+      wrongTokenFile(t),
       "--fallback",
       `127.0.0.1:${await listen(t, direct.server)}`,
     ]);
@@ -138,6 +143,32 @@ test(
     assert.equal(client.connect.events("security.failed").length, 1, "one error, not one per connection");
     assert.match(client.connect.events("security.failed")[0]?.msg ?? "", /refused for 60 s/);
     assert.equal(direct.connections(), 0, "and never the fallback");
+  },
+);
+
+test(
+  "RATE_LIMITED (another client's wrong tokens from this address) is not held off: the next connection asks again",
+  { timeout: 30_000 },
+  async (t) => {
+    const target = echoTarget();
+    const served = await startServe(t, await listen(t, target.server), ["--max-auth-failures", "1"]);
+    const wrong = await startConnect(t, served.port, served, [
+      "--token-file",
+      wrongTokenFile(t),
+      "--no-fallback",
+    ]);
+    assert.equal(await roundTrip(wrong.port), undefined);
+    await served.serve.waitFor("auth.failed");
+
+    const right = await startConnect(t, served.port, served, ["--no-fallback"]);
+    assert.equal(await roundTrip(right.port), undefined);
+    assert.equal(await roundTrip(right.port), undefined);
+    const failures = right.connect.events("security.failed");
+    assert.equal(failures.length, 2, "each connection asked the server");
+    for (const failure of failures) {
+      assert.match(failure.msg, /RATE_LIMITED/);
+      assert.doesNotMatch(failure.msg, /refused for 60 s/);
+    }
   },
 );
 

@@ -138,9 +138,9 @@ test(
       rows: 30,
     });
     const screen = await terminal.waitFor(
-      /ERROR: startup\.failed: cannot start: cannot listen on 127\.0\.0\.1:\d+/,
+      /ERROR: serve startup\.failed: cannot start: cannot listen on 127\.0\.0\.1:\d+/,
     );
-    assert.match(screen, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: certificate\.created: /m);
+    assert.match(screen, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: serve certificate\.created: /m);
     assert.doesNotMatch(screen, /"level":/);
     const piped = await runLifeline(t, args);
     assert.match(piped.stderr, /^\{"level":50,.*"event":"startup\.failed"/m);
