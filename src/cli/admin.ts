@@ -1,6 +1,6 @@
 /** The admin flags both long-running roles share, and the endpoints they start. */
 import { join } from "node:path";
-import { Option, type Command } from "commander";
+import type { Command } from "commander";
 import { AdminServer } from "../ops/admin-server.js";
 import { formatHostPort, type HostPort } from "../ops/address.js";
 import type { EventLog } from "../ops/log.js";
@@ -8,7 +8,7 @@ import { LifelineMetrics, type RoleGauges } from "../ops/metrics.js";
 import type { SessionTable } from "../ops/session-table.js";
 import type { Health, StatusReport } from "../ops/status-report.js";
 import { VERSION } from "../ops/version.js";
-import { hostPort } from "./options.js";
+import { computedDefaultOption, hostPort } from "./options.js";
 
 export interface AdminFlags {
   metrics?: HostPort;
@@ -25,8 +25,9 @@ export function addAdminOptions(command: Command): Command {
       hostPort(),
     )
     .addOption(
-      new Option("--admin-socket <path>", "Unix socket for `lifeline status` (mode 0600)").default(
-        undefined,
+      computedDefaultOption(
+        "--admin-socket <path>",
+        "Unix socket for `lifeline status` (mode 0600)",
         `<state-dir>/admin/${command.name()}-<pid>.sock`,
       ),
     )

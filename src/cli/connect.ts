@@ -1,5 +1,5 @@
 /** `lifeline connect`: flags → AgentConfig → local listener or stdio. */
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { DEFAULT_LIMITS, resolveLimits } from "../core/index.js";
 import { LifelineAgent, type AgentConfig } from "../client/agent.js";
 import { findToken } from "../client/token.js";
@@ -11,7 +11,15 @@ import { describeSettings } from "./describe-settings.js";
 import { addLayeredConfig } from "./layered-config.js";
 import { EventLog, type LogLevel } from "../ops/log.js";
 import { DEFAULT_TARGET } from "../server/targets.js";
-import { addTrustOptions, durationOption, hostPort, logLevel, MAX_WINDOW, sizeOption } from "./options.js";
+import {
+  addTrustOptions,
+  computedDefaultOption,
+  durationOption,
+  hostPort,
+  logLevel,
+  MAX_WINDOW,
+  sizeOption,
+} from "./options.js";
 
 /** The flags of a client session (`connect` and `attach`). */
 export interface SessionFlags {
@@ -125,9 +133,11 @@ export function addSessionOptions(command: Command): Command {
     .option("--target <name>", "the server-side target to reach", DEFAULT_TARGET);
   return addTrustOptions(command)
     .addOption(
-      new Option("--fallback <host:port>", "direct address when the reliability service is down")
-        .argParser(hostPort(1494))
-        .default(undefined, "<server host>:1494"),
+      computedDefaultOption(
+        "--fallback <host:port>",
+        "direct address when the reliability service is down",
+        "<server host>:1494",
+      ).argParser(hostPort(1494)),
     )
     .option("--no-fallback", "never connect directly; fail instead")
     .addOption(

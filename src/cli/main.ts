@@ -10,8 +10,8 @@ import { statusCommand } from "./status.js";
 import { VERSION } from "../ops/version.js";
 
 /**
- * Help that also shows the default of an option whose value is worked out at start (a file in the
- * state directory, the server's host): commander shows only defaults that are values.
+ * Help that also shows the default of an option whose value is worked out at start
+ * (computedDefaultOption): commander shows only defaults that are values.
  */
 const help = {
   optionDescription(this: Help, option: Option): string {

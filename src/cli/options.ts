@@ -98,6 +98,14 @@ export function repeatableOption(
   return new Option(flags, description).argParser(parse).default([], none);
 }
 
+/**
+ * A flag whose default is worked out at start (a file in the state directory, the server's host):
+ * no value here, and `shown` for help (see main.ts) and --check-config to print.
+ */
+export function computedDefaultOption(flags: string, description: string, shown: string): Option {
+  return new Option(flags, description).default(undefined, shown);
+}
+
 /** The protocol's largest receive window (a u32 of bytes). */
 export const MAX_WINDOW = 2 ** 32 - 1;
 
@@ -116,10 +124,7 @@ export function addTrustOptions(command: Command): Command {
       ),
     )
     .addOption(
-      new Option("--known-hosts <file>", "trust-on-first-use store").default(
-        undefined,
-        "<state-dir>/known_hosts",
-      ),
+      computedDefaultOption("--known-hosts <file>", "trust-on-first-use store", "<state-dir>/known_hosts"),
     )
     .option("--token-file <file>", "file holding the client token (or set LIFELINE_TOKEN)")
     .option(

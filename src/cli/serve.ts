@@ -27,6 +27,7 @@ import { describeSettings } from "./describe-settings.js";
 import { addLayeredConfig, rereadConfigFile, type Reread } from "./layered-config.js";
 import {
   collect,
+  computedDefaultOption,
   countUpTo,
   durationOption,
   hostPort,
@@ -83,20 +84,19 @@ export function serveCommand(): Command {
       ),
     )
     .addOption(
-      new Option("--cert <file>", "TLS certificate (PEM)").default(
-        undefined,
+      computedDefaultOption(
+        "--cert <file>",
+        "TLS certificate (PEM)",
         "<state-dir>/server.crt, self-signed, made on first start",
       ),
     )
     .addOption(
-      new Option("--key <file>", "TLS private key (PEM), with --cert").default(
-        undefined,
-        "<state-dir>/server.key",
-      ),
+      computedDefaultOption("--key <file>", "TLS private key (PEM), with --cert", "<state-dir>/server.key"),
     )
     .addOption(
-      new Option("--tokens <file>", "accepted client tokens, one per line").default(
-        undefined,
+      computedDefaultOption(
+        "--tokens <file>",
+        "accepted client tokens, one per line",
         "<state-dir>/tokens, made with one token on first start",
       ),
     )
@@ -157,12 +157,11 @@ export function serveCommand(): Command {
       10,
     )
     .addOption(
-      new Option(
+      computedDefaultOption(
         "--max-unauthenticated-per-address <n>",
         "connections one source address may have waiting for or in their handshake",
-      )
-        .argParser(positiveInt)
-        .default(undefined, "half of max(4096, max-sessions)"),
+        "half of max(4096, max-sessions)",
+      ).argParser(positiveInt),
     )
     .addOption(
       durationOption(

@@ -278,14 +278,14 @@ export class LifelineAgent {
         remote.destroy();
       });
       local.once("error", () => abort(remote));
-      remote.once("close", () => {
-        if (connected) this.directOpen--;
-      });
       let open = 2;
       const closed = (): void => {
         if (--open === 0) resolve(connected && !failed ? "closed" : "reset");
       };
-      remote.once("close", closed);
+      remote.once("close", () => {
+        if (connected) this.directOpen--;
+        closed();
+      });
       local.once("close", closed);
     });
   }
